@@ -1,0 +1,46 @@
+/**
+ * Shared plumbing of the example scripts: command-line flags and a runner that works the same on
+ * Node, Deno and Bun (exit code 1 with the error's message on failure, clean exit on SIGINT/SIGTERM).
+ */
+import process from "node:process"
+import { Cause, Effect, Exit } from "effect"
+
+/** The value of `--address PATH` (or `--address=PATH`), if given. */
+export const addressFromArgs = (args: ReadonlyArray<string> = process.argv.slice(2)): string | undefined => {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === "--address") return args[i + 1]
+    if (arg.startsWith("--address=")) return arg.slice("--address=".length)
+  }
+  return undefined
+}
+
+/** True when `--flag` is among the arguments. */
+export const hasFlag = (flag: string, args: ReadonlyArray<string> = process.argv.slice(2)): boolean =>
+  args.includes(flag)
+
+/**
+ * Runs an example program: SIGINT/SIGTERM interrupt it (its scopes close, so connections and
+ * streams are released) and the process exits 0; a failure prints its message and exits 1.
+ */
+export const runExample = <E>(program: Effect.Effect<void, E>): void => {
+  const fiber = Effect.runFork(program)
+  let signalled = false
+  const stop = () => {
+    signalled = true
+    fiber.interruptUnsafe()
+  }
+  process.once("SIGINT", stop)
+  process.once("SIGTERM", stop)
+  fiber.addObserver((exit) => {
+    process.removeListener("SIGINT", stop)
+    process.removeListener("SIGTERM", stop)
+    if (Exit.isSuccess(exit) || (signalled && Cause.hasInterruptsOnly(exit.cause))) {
+      process.exitCode = 0
+      return
+    }
+    const errors = Cause.prettyErrors(exit.cause)
+    console.error(errors.length > 0 ? errors.map((e) => e.message).join("\n") : Cause.pretty(exit.cause))
+    process.exitCode = 1
+  })
+}

@@ -1,0 +1,215 @@
+/**
+ * The errors an engine client fails with: typed, tagged values that always name the engine's
+ * address (e.g. containerd's socket path) and, where it applies, the container.
+ *
+ * - {@link EngineUnavailable}: the engine cannot be reached or went away; `reason` says why.
+ * - {@link EngineRequestError}: the engine answered a request with an error status.
+ * - {@link ContainerNotFound}: no container has the given name or ID.
+ * - {@link ProcesslessContainer}: the container exists but has no initial process (not alive).
+ *
+ * `isRetryable` tells a watcher whether trying again later can help.
+ *
+ * @since 0.1.0
+ */
+import { Predicate, Schema } from "effect"
+
+const TypeId = "~effect-whalewatcher/EngineError" as const
+
+/**
+ * Why an engine is unavailable:
+ * - `SocketNotFound`: nothing exists at the socket path (is the engine running? is the path right?);
+ * - `PermissionDenied`: the socket exists but this process may not open it;
+ * - `NotListening`: the socket exists but no engine accepts connections on it;
+ * - `ConnectionLost`: an established connection broke during a call or stream;
+ * - `DeadlineExceeded`: the engine did not answer in time;
+ * - `Unavailable`: the engine said it cannot serve now (e.g. it is shutting down);
+ * - `Closed`: the connection's scope was closed; it serves no more calls.
+ *
+ * @since 0.1.0
+ */
+export const UnavailableReason: Schema.Literals<
+  readonly [
+    "SocketNotFound",
+    "PermissionDenied",
+    "NotListening",
+    "ConnectionLost",
+    "DeadlineExceeded",
+    "Unavailable",
+    "Closed"
+  ]
+> = Schema.Literals([
+  "SocketNotFound",
+  "PermissionDenied",
+  "NotListening",
+  "ConnectionLost",
+  "DeadlineExceeded",
+  "Unavailable",
+  "Closed"
+])
+
+/** @since 0.1.0 */
+export type UnavailableReason = typeof UnavailableReason.Type
+
+const reasonHints: Record<UnavailableReason, string> = {
+  SocketNotFound: "no socket at this path (is the engine running? is the address right?)",
+  PermissionDenied: "permission denied (run as root, or as a member of the group owning the socket)",
+  NotListening: "the socket exists but nothing listens on it (is the engine running?)",
+  ConnectionLost: "the connection to the engine was lost",
+  DeadlineExceeded: "the engine did not answer in time",
+  Unavailable: "the engine is unavailable",
+  Closed: "the connection was closed by its scope"
+}
+
+/**
+ * The engine cannot be reached, or the connection to it broke.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { EngineError } from "effect-whalewatcher"
+ *
+ * declare const program: Effect.Effect<void, EngineError.EngineError>
+ * program.pipe(
+ *   Effect.catchTag("EngineUnavailable", (error) =>
+ *     Effect.logWarning(`${error.reason} at ${error.address}: ${error.message}`))
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>(
+  "effect-whalewatcher/EngineError/EngineUnavailable"
+)("EngineUnavailable", {
+  /** The engine's API address, e.g. the containerd socket path. */
+  address: Schema.String,
+  /** The operation that failed, e.g. `Containers.List`. */
+  operation: Schema.String,
+  reason: UnavailableReason,
+  /** The engine's or the operating system's own words. */
+  detail: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  /** @since 0.1.0 */
+  readonly [TypeId] = TypeId
+
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `${this.operation} at ${this.address}: ${reasonHints[this.reason]}${
+      this.detail ? ` (${this.detail})` : ""
+    }`
+  }
+
+  /**
+   * True unless retrying cannot help: a permission problem or a closed connection needs a person
+   * or a new connection, not another attempt.
+   *
+   * @since 0.1.0
+   */
+  get isRetryable(): boolean {
+    return this.reason !== "PermissionDenied" && this.reason !== "Closed"
+  }
+}
+
+/**
+ * The engine answered a request with an error status (for containerd: a gRPC status other than
+ * the connection-level ones mapped to {@link EngineUnavailable}).
+ *
+ * @since 0.1.0
+ */
+export class EngineRequestError extends Schema.TaggedError<EngineRequestError>(
+  "effect-whalewatcher/EngineError/EngineRequestError"
+)("EngineRequestError", {
+  address: Schema.String,
+  operation: Schema.String,
+  /** The namespace the request was made in, when it had one. */
+  namespace: Schema.optional(Schema.String),
+  /** The status code's name, e.g. `NotFound`, `InvalidArgument`, `ResourceExhausted`. */
+  code: Schema.String,
+  detail: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  /** @since 0.1.0 */
+  readonly [TypeId] = TypeId
+
+  /** @since 0.1.0 */
+  override get message(): string {
+    const where = this.namespace === undefined ? "" : ` in namespace ${this.namespace}`
+    return `${this.operation}${where} at ${this.address} failed with ${this.code}: ${this.detail}`
+  }
+
+  /**
+   * Only transient statuses are worth retrying.
+   *
+   * @since 0.1.0
+   */
+  get isRetryable(): boolean {
+    return this.code === "ResourceExhausted" || this.code === "Aborted" || this.code === "Internal" ||
+      this.code === "Unknown"
+  }
+}
+
+/**
+ * No container with this name or ID exists (or it lives in a namespace the client ignores).
+ *
+ * @since 0.1.0
+ */
+export class ContainerNotFound extends Schema.TaggedError<ContainerNotFound>(
+  "effect-whalewatcher/EngineError/ContainerNotFound"
+)("ContainerNotFound", {
+  address: Schema.String,
+  /** What was looked up: a display ID or a name. */
+  nameOrId: Schema.String
+}) {
+  /** @since 0.1.0 */
+  readonly [TypeId] = TypeId
+
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `no container named or with ID "${this.nameOrId}" at ${this.address}`
+  }
+
+  /** @since 0.1.0 */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The container exists but has no initial process: it was created and never started, or its
+ * process has exited and was not yet deleted. Such a container is not alive.
+ *
+ * @since 0.1.0
+ */
+export class ProcesslessContainer extends Schema.TaggedError<ProcesslessContainer>(
+  "effect-whalewatcher/EngineError/ProcesslessContainer"
+)("ProcesslessContainer", {
+  address: Schema.String,
+  /** The container's display ID. */
+  id: Schema.String
+}) {
+  /** @since 0.1.0 */
+  readonly [TypeId] = TypeId
+
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `container "${this.id}" at ${this.address} has no initial process`
+  }
+
+  /** @since 0.1.0 */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Any error of an engine client.
+ *
+ * @since 0.1.0
+ */
+export type EngineError = EngineUnavailable | EngineRequestError | ContainerNotFound | ProcesslessContainer
+
+/**
+ * True for any {@link EngineError}.
+ *
+ * @since 0.1.0
+ */
+export const isEngineError = (u: unknown): u is EngineError => Predicate.hasProperty(u, TypeId)
