@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Predicate, Schema } from "effect"
+import { type Cause, Data, Predicate } from "effect"
 
 const TypeId = "~effect-whalewatcher/EngineError" as const
 
@@ -27,28 +27,14 @@ const TypeId = "~effect-whalewatcher/EngineError" as const
  *
  * @since 0.1.0
  */
-export const UnavailableReason: Schema.Literals<
-  readonly [
-    "SocketNotFound",
-    "PermissionDenied",
-    "NotListening",
-    "ConnectionLost",
-    "DeadlineExceeded",
-    "Unavailable",
-    "Closed"
-  ]
-> = Schema.Literals([
-  "SocketNotFound",
-  "PermissionDenied",
-  "NotListening",
-  "ConnectionLost",
-  "DeadlineExceeded",
-  "Unavailable",
-  "Closed"
-])
-
-/** @since 0.1.0 */
-export type UnavailableReason = typeof UnavailableReason.Type
+export type UnavailableReason =
+  | "SocketNotFound"
+  | "PermissionDenied"
+  | "NotListening"
+  | "ConnectionLost"
+  | "DeadlineExceeded"
+  | "Unavailable"
+  | "Closed"
 
 const reasonHints: Record<UnavailableReason, string> = {
   SocketNotFound: "no socket at this path (is the engine running? is the address right?)",
@@ -59,6 +45,31 @@ const reasonHints: Record<UnavailableReason, string> = {
   Unavailable: "the engine is unavailable",
   Closed: "the connection was closed by its scope"
 }
+
+/** The constructor type `Data.TaggedError` returns, spelled out so the public API has explicit types. */
+type TaggedErrorClass<Tag extends string, Fields> = new(
+  args: Fields
+) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<Fields>
+
+/**
+ * Fields of {@link EngineUnavailable}.
+ *
+ * @since 0.1.0
+ */
+export interface EngineUnavailableFields {
+  /** The engine's API address, e.g. the containerd socket path. */
+  readonly address: string
+  /** The operation that failed, e.g. `Containers.List`. */
+  readonly operation: string
+  readonly reason: UnavailableReason
+  /** The engine's or the operating system's own words. */
+  readonly detail: string
+  readonly cause?: unknown
+}
+
+const EngineUnavailableBase: TaggedErrorClass<"EngineUnavailable", EngineUnavailableFields> = Data.TaggedError(
+  "EngineUnavailable"
+)
 
 /**
  * The engine cannot be reached, or the connection to it broke.
@@ -76,26 +87,13 @@ const reasonHints: Record<UnavailableReason, string> = {
  * ```
  * @since 0.1.0
  */
-export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>(
-  "effect-whalewatcher/EngineError/EngineUnavailable"
-)("EngineUnavailable", {
-  /** The engine's API address, e.g. the containerd socket path. */
-  address: Schema.String,
-  /** The operation that failed, e.g. `Containers.List`. */
-  operation: Schema.String,
-  reason: UnavailableReason,
-  /** The engine's or the operating system's own words. */
-  detail: Schema.String,
-  cause: Schema.optional(Schema.Defect())
-}) {
+export class EngineUnavailable extends EngineUnavailableBase {
   /** @since 0.1.0 */
-  readonly [TypeId] = TypeId
+  readonly [TypeId]: typeof TypeId = TypeId
 
   /** @since 0.1.0 */
   override get message(): string {
-    return `${this.operation} at ${this.address}: ${reasonHints[this.reason]}${
-      this.detail ? ` (${this.detail})` : ""
-    }`
+    return `${this.operation} at ${this.address}: ${reasonHints[this.reason]}${this.detail ? ` (${this.detail})` : ""}`
   }
 
   /**
@@ -110,25 +108,34 @@ export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>(
 }
 
 /**
+ * Fields of {@link EngineRequestError}.
+ *
+ * @since 0.1.0
+ */
+export interface EngineRequestErrorFields {
+  readonly address: string
+  readonly operation: string
+  /** The namespace the request was made in, when it had one. */
+  readonly namespace?: string | undefined
+  /** The status code's name, e.g. `NotFound`, `InvalidArgument`, `ResourceExhausted`. */
+  readonly code: string
+  readonly detail: string
+  readonly cause?: unknown
+}
+
+const EngineRequestErrorBase: TaggedErrorClass<"EngineRequestError", EngineRequestErrorFields> = Data.TaggedError(
+  "EngineRequestError"
+)
+
+/**
  * The engine answered a request with an error status (for containerd: a gRPC status other than
  * the connection-level ones mapped to {@link EngineUnavailable}).
  *
  * @since 0.1.0
  */
-export class EngineRequestError extends Schema.TaggedError<EngineRequestError>(
-  "effect-whalewatcher/EngineError/EngineRequestError"
-)("EngineRequestError", {
-  address: Schema.String,
-  operation: Schema.String,
-  /** The namespace the request was made in, when it had one. */
-  namespace: Schema.optional(Schema.String),
-  /** The status code's name, e.g. `NotFound`, `InvalidArgument`, `ResourceExhausted`. */
-  code: Schema.String,
-  detail: Schema.String,
-  cause: Schema.optional(Schema.Defect())
-}) {
+export class EngineRequestError extends EngineRequestErrorBase {
   /** @since 0.1.0 */
-  readonly [TypeId] = TypeId
+  readonly [TypeId]: typeof TypeId = TypeId
 
   /** @since 0.1.0 */
   override get message(): string {
@@ -148,19 +155,28 @@ export class EngineRequestError extends Schema.TaggedError<EngineRequestError>(
 }
 
 /**
+ * Fields of {@link ContainerNotFound}.
+ *
+ * @since 0.1.0
+ */
+export interface ContainerNotFoundFields {
+  readonly address: string
+  /** What was looked up: a display ID or a name. */
+  readonly nameOrId: string
+}
+
+const ContainerNotFoundBase: TaggedErrorClass<"ContainerNotFound", ContainerNotFoundFields> = Data.TaggedError(
+  "ContainerNotFound"
+)
+
+/**
  * No container with this name or ID exists (or it lives in a namespace the client ignores).
  *
  * @since 0.1.0
  */
-export class ContainerNotFound extends Schema.TaggedError<ContainerNotFound>(
-  "effect-whalewatcher/EngineError/ContainerNotFound"
-)("ContainerNotFound", {
-  address: Schema.String,
-  /** What was looked up: a display ID or a name. */
-  nameOrId: Schema.String
-}) {
+export class ContainerNotFound extends ContainerNotFoundBase {
   /** @since 0.1.0 */
-  readonly [TypeId] = TypeId
+  readonly [TypeId]: typeof TypeId = TypeId
 
   /** @since 0.1.0 */
   override get message(): string {
@@ -174,20 +190,28 @@ export class ContainerNotFound extends Schema.TaggedError<ContainerNotFound>(
 }
 
 /**
+ * Fields of {@link ProcesslessContainer}.
+ *
+ * @since 0.1.0
+ */
+export interface ProcesslessContainerFields {
+  readonly address: string
+  /** The container's display ID. */
+  readonly id: string
+}
+
+const ProcesslessContainerBase: TaggedErrorClass<"ProcesslessContainer", ProcesslessContainerFields> = Data
+  .TaggedError("ProcesslessContainer")
+
+/**
  * The container exists but has no initial process: it was created and never started, or its
  * process has exited and was not yet deleted. Such a container is not alive.
  *
  * @since 0.1.0
  */
-export class ProcesslessContainer extends Schema.TaggedError<ProcesslessContainer>(
-  "effect-whalewatcher/EngineError/ProcesslessContainer"
-)("ProcesslessContainer", {
-  address: Schema.String,
-  /** The container's display ID. */
-  id: Schema.String
-}) {
+export class ProcesslessContainer extends ProcesslessContainerBase {
   /** @since 0.1.0 */
-  readonly [TypeId] = TypeId
+  readonly [TypeId]: typeof TypeId = TypeId
 
   /** @since 0.1.0 */
   override get message(): string {

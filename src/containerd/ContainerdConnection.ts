@@ -12,7 +12,7 @@
 import * as net from "node:net"
 import { type CallOptions, type Client, createClient, type Transport } from "@connectrpc/connect"
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node"
-import { Config, Context, Duration, Effect, Layer, Stream } from "effect"
+import { Config, Context, Duration, Effect, Layer, type Scope, Stream } from "effect"
 import { Containers } from "../../gen/containerd/services/containers/v1/containers_pb.ts"
 import { Events } from "../../gen/containerd/services/events/v1/events_pb.ts"
 import { Introspection } from "../../gen/containerd/services/introspection/v1/introspection_pb.ts"
@@ -143,9 +143,17 @@ export interface ContainerdConnectionOptions {
  * ```
  * @since 0.1.0
  */
-export class ContainerdConnection extends Context.Service<ContainerdConnection, ContainerdConnectionShape>()(
-  "effect-whalewatcher/containerd/ContainerdConnection"
-) {}
+export const ContainerdConnection: Context.Service<ContainerdConnection, ContainerdConnectionShape> = Context
+  .Service<ContainerdConnection, ContainerdConnectionShape>("effect-whalewatcher/containerd/ContainerdConnection")
+
+/**
+ * The identifier type of the {@link ContainerdConnection} service.
+ *
+ * @since 0.1.0
+ */
+export interface ContainerdConnection {
+  readonly _: unique symbol
+}
 
 /**
  * Strips an optional `unix://` prefix; containerd addresses are plain socket paths otherwise.
@@ -162,7 +170,9 @@ export const normalizeAddress = (address: string): string =>
  *
  * @since 0.1.0
  */
-export const make = Effect.fnUntraced(function*(
+export const make: (
+  options?: ContainerdConnectionOptions & { readonly transport?: Transport | undefined }
+) => Effect.Effect<ContainerdConnectionShape, never, Scope.Scope> = Effect.fnUntraced(function*(
   options: ContainerdConnectionOptions & { readonly transport?: Transport | undefined } = {}
 ) {
   const address = normalizeAddress(options.address ?? DefaultAddress)

@@ -5,3 +5,4 @@
  * @since 0.1.0
  */
 export * as FakeContainerd from "./FakeContainerd.ts"
+export * as ContainerdSandbox from "./ContainerdSandbox.ts"
