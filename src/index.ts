@@ -3,4 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as Container from "./Container.ts"
+export * as ContainerEvent from "./ContainerEvent.ts"
+export * as EngineClient from "./EngineClient.ts"
 export * as EngineError from "./EngineError.ts"

@@ -1,0 +1,84 @@
+/**
+ * The engine-neutral interface of a container engine client: list and inspect alive containers,
+ * follow their lifecycle events. The Watcher builds on this interface only; the containerd
+ * implementation lives in `effect-whalewatcher/containerd`, a scriptable fake in
+ * `effect-whalewatcher/testing`.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect, type Scope, type Stream } from "effect"
+import type { Container } from "./Container.ts"
+import type { ContainerEvent, Started } from "./ContainerEvent.ts"
+import type { EngineError } from "./EngineError.ts"
+
+/**
+ * What an engine client offers.
+ *
+ * @since 0.1.0
+ */
+export interface EngineClientShape {
+  /** The engine's type identifier, e.g. `"containerd.io"`. */
+  readonly type: string
+  /** The engine's API endpoint, e.g. the containerd socket path. */
+  readonly api: string
+  /** The engine's (more or less) unique identifier; containerd: its persistent Introspection uuid. */
+  readonly id: Effect.Effect<string, EngineError>
+  /** The engine's version, e.g. `"1.6.20 1.6.20-1"` (version and revision). */
+  readonly version: Effect.Effect<string, EngineError>
+  /** The engine's PID when known (in this process's PID namespace), else `undefined`. Never fails. */
+  readonly pid: Effect.Effect<number | undefined>
+  /** All alive containers (running or paused) in the namespaces the client does not ignore. */
+  readonly list: Effect.Effect<ReadonlyArray<Container>, EngineError>
+  /**
+   * One container by display ID or name. Fails with `ContainerNotFound`, or with
+   * `ProcesslessContainer` when the container exists but has no initial process.
+   */
+  readonly inspect: (nameOrId: string) => Effect.Effect<Container, EngineError>
+  /**
+   * Lifecycle events from now on, until the stream's scope closes (which also ends the engine's
+   * event stream). Same events as {@link subscribe}, without waiting for the subscription.
+   */
+  readonly lifecycleEvents: Stream.Stream<ContainerEvent, EngineError>
+  /**
+   * Subscribes to lifecycle events and succeeds only once the subscription is known to be live:
+   * every change the engine makes after this effect succeeded is in the returned stream. Events
+   * are buffered until consumed; the subscription ends with the given scope.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<ContainerEvent, EngineError>, EngineError, Scope.Scope>
+  /**
+   * Completes a `Started` event into a Container at the least cost the engine allows (containerd:
+   * one Containers.Get; the PID comes from the event).
+   */
+  readonly resolveStarted: (event: Started) => Effect.Effect<Container, EngineError>
+  /** The engine-specific native client (containerd: its typed gRPC clients). */
+  readonly client: unknown
+}
+
+/**
+ * The engine client service.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import { EngineClient } from "effect-whalewatcher"
+ *
+ * const program = Effect.gen(function*() {
+ *   const engine = yield* EngineClient.EngineClient
+ *   for (const container of yield* engine.list) yield* Console.log(container.name, container.pid)
+ * })
+ * ```
+ * @since 0.1.0
+ */
+export const EngineClient: Context.Service<EngineClient, EngineClientShape> = Context.Service<
+  EngineClient,
+  EngineClientShape
+>("effect-whalewatcher/EngineClient")
+
+/**
+ * The identifier type of the {@link EngineClient} service.
+ *
+ * @since 0.1.0
+ */
+export interface EngineClient {
+  readonly _: unique symbol
+}
