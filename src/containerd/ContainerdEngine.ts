@@ -1,0 +1,420 @@
+/**
+ * The containerd engine client: an {@link EngineClient.EngineClient} over a
+ * {@link ContainerdConnection.ContainerdConnection}, shaped by a {@link NamespaceFilter.NamespaceFilter},
+ * a {@link LabelMapping.LabelMapping} and, when provided, a {@link ContainerdEnricher.ContainerdEnricher}.
+ *
+ * - `list` costs 1 + 2 × (watched namespaces) RPCs — Namespaces.List, then Containers.List and
+ *   Tasks.List per namespace, concurrently — never one per container.
+ * - Alive means the task has its initial process: RUNNING, PAUSING or PAUSED (the latter two are
+ *   `paused`), or UNKNOWN with a PID (a shim that does not answer does not make a container vanish).
+ * - `subscribe` opens one Events.Subscribe with quoted server-side filters and returns only once
+ *   the subscription is known to be live (see {@link ContainerdEngineOptions.syncMarker}).
+ * - Exits of exec'd processes are never container exits; unknown or garbled payloads are skipped
+ *   and counted, never fatal.
+ *
+ * @since 0.1.0
+ */
+import { create } from "@bufbuild/protobuf"
+import { type Cause, type Config, Deferred, type Duration, Effect, Exit, Layer, Option, Queue, type Scope, Stream } from "effect"
+import type { Container as ContainerdContainer } from "../../gen/containerd/services/containers/v1/containers_pb.ts"
+import { type Process, ProcessSchema, Status } from "../../gen/containerd/types/task_pb.ts"
+import type { Container } from "../Container.ts"
+import type { ContainerEvent, Started } from "../ContainerEvent.ts"
+import { EngineClient, type EngineClientShape } from "../EngineClient.ts"
+import {
+  ContainerNotFound,
+  type EngineError,
+  EngineUnavailable,
+  ProcesslessContainer
+} from "../EngineError.ts"
+import {
+  type CallError,
+  ContainerdConnection,
+  type ContainerdClients,
+  type ContainerdConnectionOptions,
+  layerConfig as connectionLayerConfig
+} from "./ContainerdConnection.ts"
+import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEnricher.ts"
+import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
+import { findSocketOwner } from "./internal/socketOwner.ts"
+import * as LabelMapping from "./LabelMapping.ts"
+import * as NamespaceFilter from "./NamespaceFilter.ts"
+
+/**
+ * This engine's type identifier.
+ *
+ * @since 0.1.0
+ */
+export const Type = "containerd.io"
+
+/**
+ * The topic of the marker events `subscribe` publishes to learn that its subscription is live.
+ *
+ * @since 0.1.0
+ */
+export const SyncMarkerTopic = "/effect-whalewatcher/sync"
+
+/**
+ * The Any type name of the marker events' payload (its bytes are a random token).
+ *
+ * @since 0.1.0
+ */
+export const SyncMarkerTypeName = "effect-whalewatcher.SyncMarker"
+
+/**
+ * Options of the containerd engine.
+ *
+ * @since 0.1.0
+ */
+export interface ContainerdEngineOptions {
+  /**
+   * The engine's PID, when you know it. Otherwise it is taken from Introspection (containerd 1.7+)
+   * or, on Linux, from the process listening on the socket (needs the privileges to read other
+   * processes' /proc/PID/fd); else it stays unknown.
+   */
+  readonly enginePid?: number | undefined
+  /** How many namespaces `list` reads at once; default 8. */
+  readonly listConcurrency?: number | undefined
+  /**
+   * containerd sends nothing when a subscription becomes live, so `subscribe` publishes a marker
+   * event (topic {@link SyncMarkerTopic}, in namespace {@link syncMarkerNamespace}) and waits until
+   * it comes back on its own stream: from then on no event can be missed. This writes an event
+   * that other subscribers (e.g. `ctr events`) see. Default true; when false, `subscribe` waits
+   * {@link subscribeSettle} instead, which is NOT a guarantee.
+   */
+  readonly syncMarker?: boolean | undefined
+  /** The namespace the marker is published in; default `default`. Publishing creates nothing. */
+  readonly syncMarkerNamespace?: string | undefined
+  /** How long to wait for a subscription without a marker; default 250 ms. */
+  readonly subscribeSettle?: Duration.Input | undefined
+  /** How long `subscribe` waits for its marker before failing; default 10 seconds. */
+  readonly liveTimeout?: Duration.Input | undefined
+}
+
+/**
+ * How many event envelopes were skipped, by reason: `ignored` (namespace filtered out),
+ * `exec-exit` (an exec'd process exited), `unknown` (unexpected type or empty id), `garbled`
+ * (payload did not decode).
+ *
+ * @since 0.1.0
+ */
+export type SkippedEvents = Readonly<Record<Skipped, number>>
+
+/**
+ * The containerd engine client: the EngineClient interface plus containerd specifics.
+ *
+ * @since 0.1.0
+ */
+export interface ContainerdEngineShape extends EngineClientShape {
+  /** The typed gRPC clients. */
+  readonly client: ContainerdClients
+  /** Counts of envelopes skipped so far by this engine's subscriptions. */
+  readonly skippedEvents: Effect.Effect<SkippedEvents>
+}
+
+const aliveStatuses = new Set([Status.RUNNING, Status.PAUSED, Status.PAUSING])
+
+/** Alive: has its initial process. A task in UNKNOWN with a PID still has one. */
+const isAlive = (task: Process): boolean => aliveStatuses.has(task.status) || (task.status === Status.UNKNOWN && task.pid > 0)
+
+const isPaused = (task: Process): boolean => task.status === Status.PAUSED || task.status === Status.PAUSING
+
+const isNotFound = (error: CallError): boolean => error._tag === "EngineRequestError" && error.code === "NotFound"
+
+/**
+ * Builds the engine client from its services.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: ContainerdEngineOptions = {}
+): Effect.Effect<
+  ContainerdEngineShape,
+  never,
+  ContainerdConnection | NamespaceFilter.NamespaceFilter | LabelMapping.LabelMapping
+> =>
+  Effect.gen(function*() {
+    const connection = yield* ContainerdConnection
+    const filter = yield* NamespaceFilter.NamespaceFilter
+    const mapping = yield* LabelMapping.LabelMapping
+    const enricher = yield* Effect.serviceOption(ContainerdEnricher)
+    const address = connection.address
+    const listConcurrency = options.listConcurrency ?? 8
+    const syncMarker = options.syncMarker ?? true
+    const markerNamespace = options.syncMarkerNamespace ?? LabelMapping.DefaultNamespace
+    const skipped: Record<Skipped, number> = { ignored: 0, "exec-exit": 0, unknown: 0, garbled: 0 }
+
+    const toContainer = (namespace: string, record: ContainerdContainer, task: Process): Effect.Effect<Container> => {
+      const container: Container = {
+        id: LabelMapping.displayId(namespace, record.id),
+        name: mapping.name(namespace, record.id, record.labels),
+        labels: record.labels,
+        pid: task.pid,
+        project: mapping.project(namespace, record.labels),
+        paused: isPaused(task),
+        namespace
+      }
+      return Option.isNone(enricher) ? Effect.succeed(container) : enrich(enricher.value, container, namespace, record, task)
+    }
+
+    const enrich = (
+      service: ContainerdEnricherShape,
+      container: Container,
+      namespace: string,
+      record: ContainerdContainer,
+      task: Process
+    ): Effect.Effect<Container> =>
+      service.enrich(container, { namespace, container: record, task }).pipe(
+        Effect.map((enrichment): Container => ({ ...container, enrichment })),
+        Effect.catchCause((cause) =>
+          Effect.as(
+            Effect.logWarning(`enricher failed for container ${container.id}; kept without enrichment`, cause),
+            container
+          )
+        )
+      )
+
+    const getContainer = (namespace: string, id: string): Effect.Effect<Option.Option<ContainerdContainer>, CallError> =>
+      connection.call("Containers.Get", (clients, callOptions) => clients.containers.get({ id }, callOptions), {
+        namespace
+      }).pipe(
+        Effect.map((response) => Option.fromNullishOr(response.container)),
+        Effect.catchIf(isNotFound, () => Effect.succeedNone)
+      )
+
+    const listNamespace = (namespace: string): Effect.Effect<Array<Container>, CallError> =>
+      Effect.gen(function*() {
+        const [containers, tasks] = yield* Effect.all([
+          connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }),
+          connection.call("Tasks.List", (clients, o) => clients.tasks.list({}, o), { namespace })
+        ], { concurrency: 2 })
+        const records = new Map(containers.containers.map((record) => [record.id, record]))
+        // Tasks.List fills `id` with the container id (container_id stays empty).
+        return yield* Effect.forEach(
+          tasks.tasks.filter(isAlive),
+          (task) =>
+            Effect.gen(function*() {
+              const id = task.id || task.containerId
+              // Both lists ran concurrently: a container created after Containers.List but started
+              // before Tasks.List is fetched on its own (rare).
+              const record = records.get(id) ?? Option.getOrUndefined(yield* getContainer(namespace, id))
+              return record === undefined ? [] : [yield* toContainer(namespace, record, task)]
+            }),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.map((nested) => nested.flat()))
+      })
+
+    const list: Effect.Effect<ReadonlyArray<Container>, EngineError> = Effect.gen(function*() {
+      const response = yield* connection.call("Namespaces.List", (clients, o) => clients.namespaces.list({}, o))
+      const namespaces = response.namespaces.map((namespace) => namespace.name).filter(filter.allows)
+      const perNamespace = yield* Effect.forEach(namespaces, listNamespace, { concurrency: listConcurrency })
+      return perNamespace.flat()
+    })
+
+    const inspect = (nameOrId: string): Effect.Effect<Container, EngineError> =>
+      Effect.gen(function*() {
+        const { id, namespace } = LabelMapping.parseDisplayId(nameOrId)
+        const notFound = new ContainerNotFound({ address, nameOrId })
+        if (!filter.allows(namespace) || id === "") return yield* notFound
+        const byId = yield* getContainer(namespace, id)
+        const record = Option.isSome(byId) ? byId.value : yield* findByName(namespace, nameOrId)
+        if (record === undefined) return yield* notFound
+        const processless = new ProcesslessContainer({ address, id: LabelMapping.displayId(namespace, record.id) })
+        const task = yield* connection.call(
+          "Tasks.Get",
+          (clients, o) => clients.tasks.get({ containerId: record.id }, o),
+          { namespace }
+        ).pipe(Effect.catchIf(isNotFound, () => Effect.fail(processless)))
+        if (task.process === undefined || !isAlive(task.process)) return yield* processless
+        return yield* toContainer(namespace, record, task.process)
+      })
+
+    const findByName = (namespace: string, name: string): Effect.Effect<ContainerdContainer | undefined, CallError> =>
+      connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }).pipe(
+        Effect.map((response) =>
+          response.containers.find((record) => mapping.name(namespace, record.id, record.labels) === name)
+        )
+      )
+
+    const resolveStarted = (event: Started): Effect.Effect<Container, EngineError> =>
+      Effect.gen(function*() {
+        const { id } = LabelMapping.parseDisplayId(event.id)
+        const record = yield* getContainer(event.namespace, id)
+        if (Option.isNone(record)) return yield* new ContainerNotFound({ address, nameOrId: event.id })
+        const task = create(ProcessSchema, { id, pid: event.pid, status: Status.RUNNING })
+        return yield* toContainer(event.namespace, record.value, task)
+      })
+
+    const filters = [
+      ...subscribeFilters(LifecycleTopics, filter),
+      ...(syncMarker ? [`topic==${JSON.stringify(SyncMarkerTopic)}`] : [])
+    ]
+
+    const subscribe: Effect.Effect<Stream.Stream<ContainerEvent, EngineError>, EngineError, Scope.Scope> = Effect.gen(
+      function*() {
+        const token = new TextEncoder().encode(crypto.randomUUID())
+        const queue = yield* Queue.unbounded<ContainerEvent, EngineError | Cause.Done>()
+        const live = yield* Deferred.make<void, EngineError>()
+        const isOurMarker = (value: Uint8Array) =>
+          value.length === token.length && value.every((byte, index) => byte === token[index])
+
+        yield* connection.stream("Events.Subscribe", (clients, o) => clients.events.subscribe({ filters }, o)).pipe(
+          Stream.runForEach((envelope) =>
+            Effect.sync(() => {
+              if (envelope.topic === SyncMarkerTopic) {
+                if (envelope.event !== undefined && isOurMarker(envelope.event.value)) Deferred.doneUnsafe(live, Exit.void)
+                return
+              }
+              if (!filter.allows(envelope.namespace)) {
+                skipped.ignored++
+                return
+              }
+              const decoded = decodeEnvelope(envelope, mapping)
+              if (typeof decoded === "string") skipped[decoded]++
+              else Queue.offerUnsafe(queue, decoded)
+            })
+          ),
+          // A subscription never ends by itself: an end without error is a lost connection too.
+          Effect.andThen(Effect.fail(
+            new EngineUnavailable({
+              address,
+              operation: "Events.Subscribe",
+              reason: "ConnectionLost",
+              detail: "the event stream ended"
+            })
+          )),
+          Effect.onError((cause) =>
+            Effect.andThen(Queue.failCause(queue, cause), Deferred.failCause(live, cause))
+          ),
+          Effect.forkScoped
+        )
+
+        if (syncMarker) {
+          const publishMarker = connection.call(
+            "Events.Publish",
+            (clients, o) =>
+              clients.events.publish({ topic: SyncMarkerTopic, event: { typeUrl: SyncMarkerTypeName, value: token } }, o),
+            { namespace: markerNamespace }
+          )
+          // The first marker may be published before the server registered the subscription; one
+          // published after it always comes back. Publish again, waiting a little longer each time
+          // (10, 20, 40 ... 160 ms), until one does.
+          let wait = 10
+          yield* Effect.suspend(() => {
+            const waitNow = wait
+            wait = Math.min(wait * 2, 160)
+            return publishMarker.pipe(Effect.andThen(Deferred.await(live).pipe(Effect.timeoutOption(waitNow))))
+          }).pipe(
+            Effect.repeat({ until: Option.isSome }),
+            Effect.timeoutOrElse({
+              duration: options.liveTimeout ?? "10 seconds",
+              orElse: () =>
+                Effect.fail(
+                  new EngineUnavailable({
+                    address,
+                    operation: "Events.Subscribe",
+                    reason: "DeadlineExceeded",
+                    detail: "the subscription's marker event never came back"
+                  })
+                )
+            })
+          )
+        } else {
+          yield* Effect.sleep(options.subscribeSettle ?? "250 millis")
+          // The stream may already have failed (e.g. a bad filter); say so now rather than later.
+          const completed = yield* Deferred.poll(live)
+          if (Option.isSome(completed)) yield* completed.value
+        }
+        return Stream.fromQueue(queue)
+      }
+    )
+
+    const introspection = connection.call("Introspection.Server", (clients, o) => clients.introspection.server({}, o))
+
+    const pid = yield* Effect.cached(
+      Effect.gen(function*() {
+        if (options.enginePid !== undefined) return options.enginePid
+        const server = yield* Effect.option(introspection)
+        if (Option.isSome(server) && server.value.pid > 0n) return Number(server.value.pid)
+        return yield* Effect.promise(() => findSocketOwner(address))
+      })
+    )
+
+    return {
+      type: Type,
+      api: address,
+      id: Effect.map(introspection, (server) => server.uuid),
+      version: Effect.map(
+        connection.call("Version.Version", (clients, o) => clients.version.version({}, o)),
+        (response) => `${response.version} ${response.revision}`
+      ),
+      pid,
+      list,
+      inspect,
+      subscribe,
+      lifecycleEvents: Stream.unwrap(subscribe),
+      resolveStarted,
+      client: connection.clients,
+      skippedEvents: Effect.sync(() => ({ ...skipped }))
+    }
+  })
+
+/**
+ * The engine as an EngineClient layer; provide a connection, a namespace filter and a label
+ * mapping (and optionally an enricher) — or use {@link layerConfig}.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { ContainerdConnection, ContainerdEngine, LabelMapping, NamespaceFilter } from "effect-whalewatcher/containerd"
+ *
+ * const engine = ContainerdEngine.layer().pipe(
+ *   Layer.provide(ContainerdConnection.layer({ address: "/run/containerd/containerd.sock" })),
+ *   Layer.provide(NamespaceFilter.only(["default", "shop"])),
+ *   Layer.provide(LabelMapping.layer)
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export const layer = (
+  options: ContainerdEngineOptions = {}
+): Layer.Layer<EngineClient, never, ContainerdConnection | NamespaceFilter.NamespaceFilter | LabelMapping.LabelMapping> =>
+  Layer.effect(EngineClient, make(options))
+
+/**
+ * Everything in one layer, from plain options: the connection (address option, else
+ * `CONTAINERD_ADDRESS`, else the default socket), the namespace filter and the label mapping.
+ *
+ * @example
+ * ```ts
+ * import { ContainerdEngine } from "effect-whalewatcher/containerd"
+ *
+ * const engine = ContainerdEngine.layerConfig({ ignoreAlsoNamespaces: ["buildkit"] })
+ * ```
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: ContainerdEngineOptions & ContainerdConnectionOptions & {
+    /** Watch only these namespaces. */
+    readonly onlyNamespaces?: ReadonlyArray<string> | undefined
+    /** Replace the ignored namespaces (default: moby, plugins.moby, k8s.io). */
+    readonly ignoreNamespaces?: ReadonlyArray<string> | undefined
+    /** Ignore these namespaces in addition to the default ones. */
+    readonly ignoreAlsoNamespaces?: ReadonlyArray<string> | undefined
+    /** The label holding a container's name; default `nerdctl/name`. */
+    readonly nameLabel?: string | undefined
+    /** The label holding a container's compose project; default `com.docker.compose.project`. */
+    readonly projectLabel?: string | undefined
+  } = {}
+): Layer.Layer<EngineClient, Config.ConfigError> =>
+  layer(options).pipe(
+    Layer.provide(connectionLayerConfig(options)),
+    Layer.provide(
+      options.onlyNamespaces !== undefined
+        ? NamespaceFilter.only(options.onlyNamespaces)
+        : options.ignoreNamespaces !== undefined
+        ? NamespaceFilter.ignoring([...options.ignoreNamespaces, ...(options.ignoreAlsoNamespaces ?? [])])
+        : NamespaceFilter.ignoringAlso(options.ignoreAlsoNamespaces ?? [])
+    ),
+    Layer.provide(LabelMapping.fromLabels({ nameLabel: options.nameLabel, projectLabel: options.projectLabel }))
+  )

@@ -1,0 +1,141 @@
+/**
+ * How a containerd container's labels become its name and compose project. The default follows
+ * nerdctl and compose: the name from `nerdctl/name` (shown as `namespace/name` outside the
+ * `default` namespace, like display IDs), the project from `com.docker.compose.project`.
+ *
+ * @since 0.1.0
+ */
+import { Context, Layer } from "effect"
+
+/**
+ * The label key prefix nerdctl uses for its own labels.
+ *
+ * @since 0.1.0
+ */
+export const NerdctlLabelPrefix = "nerdctl/"
+
+/**
+ * The label in which nerdctl stores a container's name (as opposed to its ID).
+ *
+ * @since 0.1.0
+ */
+export const NerdctlNameLabel = `${NerdctlLabelPrefix}name`
+
+/**
+ * The label naming the compose project a container is part of.
+ *
+ * @since 0.1.0
+ */
+export const ComposerProjectLabel = "com.docker.compose.project"
+
+/**
+ * The namespace in which display IDs and names carry no namespace prefix.
+ *
+ * @since 0.1.0
+ */
+export const DefaultNamespace = "default"
+
+/**
+ * A label mapping.
+ *
+ * @since 0.1.0
+ */
+export interface LabelMappingShape {
+  /** The container's name, given its namespace, id and labels. */
+  readonly name: (namespace: string, id: string, labels: Readonly<Record<string, string>>) => string
+  /** The container's compose project ("" for none), given its namespace and labels. */
+  readonly project: (namespace: string, labels: Readonly<Record<string, string>>) => string
+}
+
+/**
+ * The label mapping service.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { ContainerdEngine, LabelMapping } from "effect-whalewatcher/containerd"
+ *
+ * // names from an "app.name" label, projects from "app.stack"
+ * const engine = ContainerdEngine.layerConfig().pipe(
+ *   Layer.provide(LabelMapping.fromLabels({ nameLabel: "app.name", projectLabel: "app.stack" }))
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export const LabelMapping: Context.Service<LabelMapping, LabelMappingShape> = Context.Service<
+  LabelMapping,
+  LabelMappingShape
+>("effect-whalewatcher/containerd/LabelMapping")
+
+/**
+ * The identifier type of the {@link LabelMapping} service.
+ *
+ * @since 0.1.0
+ */
+export interface LabelMapping {
+  readonly _: unique symbol
+}
+
+/**
+ * The display ID of a container: its id in the `default` namespace, else `namespace/id`
+ * (containerd ids never contain `/`).
+ *
+ * @since 0.1.0
+ */
+export const displayId = (namespace: string, id: string): string =>
+  namespace === DefaultNamespace ? id : `${namespace}/${id}`
+
+/**
+ * Splits a display ID (or a name of the same form) into namespace and id.
+ *
+ * @since 0.1.0
+ */
+export const parseDisplayId = (displayIdOrName: string): { readonly namespace: string; readonly id: string } => {
+  const slash = displayIdOrName.indexOf("/")
+  return slash < 0
+    ? { namespace: DefaultNamespace, id: displayIdOrName }
+    : { namespace: displayIdOrName.slice(0, slash), id: displayIdOrName.slice(slash + 1) }
+}
+
+/**
+ * A mapping that reads the name and project from the given labels; a container without the name
+ * label is named by its display ID.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: { readonly nameLabel?: string | undefined; readonly projectLabel?: string | undefined } = {}
+): LabelMappingShape => {
+  const nameLabel = options.nameLabel ?? NerdctlNameLabel
+  const projectLabel = options.projectLabel ?? ComposerProjectLabel
+  return {
+    name: (namespace, id, labels) => {
+      const name = labels[nameLabel]
+      return name === undefined || name === "" ? displayId(namespace, id) : displayId(namespace, name)
+    },
+    project: (_namespace, labels) => labels[projectLabel] ?? ""
+  }
+}
+
+/**
+ * The default mapping (nerdctl name, compose project).
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<LabelMapping> = Layer.succeed(LabelMapping, make())
+
+/**
+ * A mapping from other labels.
+ *
+ * @since 0.1.0
+ */
+export const fromLabels = (
+  options: { readonly nameLabel?: string | undefined; readonly projectLabel?: string | undefined }
+): Layer.Layer<LabelMapping> => Layer.succeed(LabelMapping, make(options))
+
+/**
+ * A mapping of your own.
+ *
+ * @since 0.1.0
+ */
+export const custom = (mapping: LabelMappingShape): Layer.Layer<LabelMapping> => Layer.succeed(LabelMapping, mapping)
