@@ -14,7 +14,7 @@
  * Processes are driven through `node:child_process`, files through `node:fs`: it runs under Node,
  * Deno and Bun. Waiting uses real timers, so it also works inside tests that run with a TestClock.
  *
- * @module
+ * @since 0.1.0
  */
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -70,7 +70,9 @@ export type TaskStatus = "CREATED" | "RUNNING" | "PAUSED" | "PAUSING" | "STOPPED
  * @category models
  */
 export interface SandboxTask {
+  /** The container id. */
   readonly id: string
+  /** Host pid of the task's init process. */
   readonly pid: number
   readonly status: TaskStatus
 }
@@ -186,13 +188,16 @@ export interface ContainerdSandboxShape {
     id: string,
     labels: Readonly<Record<string, string>>
   ) => Effect.Effect<void, SandboxError>
-  /** The tasks of a namespace, stopped ones included until they are deleted. */
+  /** The tasks of a namespace, sorted by id; stopped ones are listed until they are deleted. */
   readonly tasks: (namespace: string) => Effect.Effect<ReadonlyArray<SandboxTask>, SandboxError>
-  /** The ids of the containers of a namespace, with or without a task. */
+  /** The ids of the containers of a namespace, with or without a task, sorted. */
   readonly containers: (namespace: string) => Effect.Effect<ReadonlyArray<string>, SandboxError>
-  /** The namespaces containerd knows. */
+  /** The namespaces containerd knows, sorted. */
   readonly namespaces: () => Effect.Effect<ReadonlyArray<string>, SandboxError>
-  /** Runs `ctr` against this containerd (optionally in a namespace) and returns its stdout. */
+  /**
+   * Runs `ctr` with the given arguments against this containerd, in `namespace` if given, and returns
+   * its stdout; a non-zero exit is a `SandboxError` carrying ctr's stderr.
+   */
   readonly ctr: (args: ReadonlyArray<string>, namespace?: string) => Effect.Effect<string, SandboxError>
   /** Stops containerd with SIGTERM and waits for it to exit; containers keep running. */
   readonly stop: Effect.Effect<void, SandboxError>
@@ -214,10 +219,10 @@ const ContainerdSandboxBase: Context.ServiceClass<
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { ContainerdSandbox } from "effect-whalewatcher/testing/ContainerdSandbox"
+ * import { ContainerdSandbox } from "effect-whalewatcher/testing"
  *
  * const program = Effect.gen(function*() {
- *   const sandbox = yield* ContainerdSandbox
+ *   const sandbox = yield* ContainerdSandbox.ContainerdSandbox
  *   const pid = yield* sandbox.run({ id: "web", namespace: "shop", labels: { "nerdctl/name": "web" } })
  *   const exitCode = yield* sandbox.exec({ namespace: "shop", id: "web", command: ["/bin/sh", "-c", "exit 3"] })
  *   return { pid, exitCode, socket: sandbox.socketPath }
@@ -265,8 +270,6 @@ const containerdIdentifier = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/
 const pollIntervalMillis = 50
 const taskStopTimeoutMillis = 10_000
 const processExitTimeoutMillis = 5_000
-// A directory without owner file older than this was abandoned between mkdtemp and the first write.
-const ownerlessGraceMillis = 10 * 60_000
 const ctrConnectTimeout = "5s"
 
 // -----------------------------------------------------------------------------
@@ -572,12 +575,16 @@ const messageOf = (cause: unknown): string => cause instanceof Error ? cause.mes
 const runProcess = (
   operation: string,
   file: string,
-  args: ReadonlyArray<string>
+  args: ReadonlyArray<string>,
+  extraEnvironment: Readonly<Record<string, string>> = {}
 ): Effect.Effect<ProcessOutput, SandboxError> =>
   Effect.callback<ProcessOutput, SandboxError>((resume) => {
     let stdout = ""
     let stderr = ""
-    const child = spawn(file, [...args], { stdio: ["ignore", "pipe", "pipe"], env: toolEnvironment() })
+    const child = spawn(file, [...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...toolEnvironment(), ...extraEnvironment }
+    })
     child.stdout.setEncoding("utf8")
     child.stderr.setEncoding("utf8")
     child.stdout.on("data", (chunk: string) => {
@@ -665,14 +672,19 @@ const parseTaskList = (output: string): ReadonlyArray<SandboxTask> =>
       : [{ id, pid: Number(pid), status: parseTaskStatus(status) }]
   })
 
+// ctr lists in no particular order (it changes when containerd restarts): sort, so results compare.
+const byId = (a: SandboxTask, b: SandboxTask): number => a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+
+const sortedLines = (output: string): ReadonlyArray<string> => [...outputLines(output)].sort()
+
 const listTasks = (socketPath: string, namespace: string): Effect.Effect<ReadonlyArray<SandboxTask>, SandboxError> =>
-  Effect.map(runCtr("tasks", socketPath, namespace, ["tasks", "ls"]), parseTaskList)
+  Effect.map(runCtr("tasks", socketPath, namespace, ["tasks", "ls"]), (output) => [...parseTaskList(output)].sort(byId))
 
 const listContainers = (socketPath: string, namespace: string): Effect.Effect<ReadonlyArray<string>, SandboxError> =>
-  Effect.map(runCtr("containers", socketPath, namespace, ["containers", "ls", "--quiet"]), outputLines)
+  Effect.map(runCtr("containers", socketPath, namespace, ["containers", "ls", "--quiet"]), sortedLines)
 
 const listNamespaces = (socketPath: string): Effect.Effect<ReadonlyArray<string>, SandboxError> =>
-  Effect.map(runCtr("namespaces", socketPath, undefined, ["namespaces", "ls", "--quiet"]), outputLines)
+  Effect.map(runCtr("namespaces", socketPath, undefined, ["namespaces", "ls", "--quiet"]), sortedLines)
 
 // -----------------------------------------------------------------------------
 // Waiting, with real timers
@@ -835,8 +847,10 @@ const hasAptPackageLists = Effect.promise(async () => {
 })
 
 const aptGet = (args: ReadonlyArray<string>) =>
-  // Wait for a concurrent apt/dpkg run (another sandbox installing the same packages) to finish.
-  runProcess("install", "apt-get", ["-o", "DPkg::Lock::Timeout=300", ...args])
+  // The lock timeout waits for a concurrent apt/dpkg run (another sandbox installing the same packages).
+  runProcess("install", "apt-get", ["-o", "DPkg::Lock::Timeout=300", ...args], {
+    DEBIAN_FRONTEND: "noninteractive"
+  })
 
 const installPackages = Effect.gen(function*() {
   const freshLists = !(yield* hasAptPackageLists)
@@ -928,18 +942,23 @@ const createSandboxDirectory = (prefix: string): Effect.Effect<SandboxPaths, San
       return fs.mkdtemp(prefix)
     })
     const paths = sandboxPaths(directory)
-    // Written first: from now on a sweep by another process can tell whether our owner is alive.
-    yield* attempt("start", "cannot write the owner file", async () => {
-      await fs.writeFile(paths.ownerFile, await processIdentity(nodeProcess.pid))
-      await fs.mkdir(paths.fifoDirectory)
-    })
-    if (new TextEncoder().encode(`${paths.socketPath}.ttrpc`).length > maxSocketPathBytes) {
-      return yield* new SandboxError({
-        operation: "start",
-        message: `socket path ${paths.socketPath} is too long for a unix socket; use a shorter directoryPrefix`
+    return yield* Effect.gen(function*() {
+      if (new TextEncoder().encode(`${paths.socketPath}.ttrpc`).length > maxSocketPathBytes) {
+        return yield* new SandboxError({
+          operation: "start",
+          message: `socket path ${paths.socketPath} is too long for a unix socket; use a shorter directoryPrefix`
+        })
+      }
+      // Written first: from now on a sweep by another process can tell whether our owner is alive.
+      yield* attempt("start", "cannot write the owner file", async () => {
+        await fs.writeFile(paths.ownerFile, await processIdentity(nodeProcess.pid))
+        await fs.mkdir(paths.fifoDirectory)
       })
-    }
-    return paths
+      return paths
+    }).pipe(
+      // Not yet handed to a finalizer: remove it here.
+      Effect.onError(() => Effect.promise(() => fs.rm(directory, { recursive: true, force: true })))
+    )
   }).pipe(Effect.uninterruptible)
 
 const tomlString = (value: string): string => JSON.stringify(value)
@@ -1149,7 +1168,7 @@ const drainAndStopContainerd = (
         drainNamespace(paths, tracking, namespace).pipe(
           Effect.ignoreCause({ log: "Warn", message: `ContainerdSandbox: emptying namespace ${namespace} failed` })
         ),
-      { concurrency: "unbounded", discard: true }
+      { concurrency: 4, discard: true }
     )
     yield* stopContainerd(paths, pid, settings.stopTimeoutMillis)
   })
@@ -1214,17 +1233,41 @@ const removeSandboxLeftovers = (paths: SandboxPaths, tracking: SandboxTracking):
 const killShimsOf = (socketPath: string): Effect.Effect<ReadonlyArray<ShimProcess>> =>
   Effect.gen(function*() {
     const processes = yield* Effect.promise(scanProcesses)
-    const shims = processes.flatMap((info) => {
+    const allShims = processes.flatMap((info) => {
       const shim = asShimProcess(info)
-      return shim !== undefined && shim.address === socketPath ? [shim] : []
+      return shim === undefined ? [] : [shim]
     })
-    if (shims.length === 0) return shims
-    const shimPids = new Set(shims.map((shim) => shim.pid))
+    const ours = allShims.filter((shim) => shim.address === socketPath)
+    if (ours.length === 0) return ours
+    const shimPids = new Set(ours.map((shim) => shim.pid))
     const containerProcesses = processes.filter((info) => shimPids.has(info.parentPid)).map((info) => info.pid)
     const victims = [...containerProcesses, ...shimPids]
     for (const pid of victims) signalProcess(pid, "SIGKILL")
+    // A paused container is frozen, and a frozen process only acts on its SIGKILL once thawed. The
+    // cgroup is named after namespace and id only: leave it alone if another containerd uses the name.
+    for (const shim of ours) {
+      const clash = allShims.some((other) =>
+        other.address !== socketPath && other.namespace === shim.namespace && other.containerId === shim.containerId
+      )
+      if (!clash) yield* thawContainer(shim.namespace, shim.containerId)
+    }
     yield* waitForExit(victims, processExitTimeoutMillis)
-    return shims
+    return ours
+  })
+
+/** Thaws a container's cgroup: `freezer.state` in cgroup v1, `cgroup.freeze` in cgroup v2. */
+const thawContainer = (namespace: string, containerId: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (!containerdIdentifier.test(namespace) || !containerdIdentifier.test(containerId)) return
+    for (const hierarchy of yield* cgroupHierarchies) {
+      const cgroup = nodePath.join(hierarchy, namespace, containerId)
+      yield* Effect.promise(() =>
+        Promise.all([
+          fs.writeFile(nodePath.join(cgroup, "freezer.state"), "THAWED").catch(() => undefined),
+          fs.writeFile(nodePath.join(cgroup, "cgroup.freeze"), "0").catch(() => undefined)
+        ])
+      )
+    }
   })
 
 const mountPointsBelow = (directory: string): Effect.Effect<ReadonlyArray<string>> =>
@@ -1337,16 +1380,14 @@ const removeNamespaceTraces = (
 
 /**
  * A sibling directory is stale when the process that created it is gone (its containerd, started in
- * its own session, may well still run). Sandboxes of live processes, this one included, are kept.
+ * its own session, may well still run). Sandboxes of live processes, this one included, are kept, and
+ * so are directories without an owner file: they are not ours to judge.
  */
 const isStaleSandbox = (paths: SandboxPaths): Effect.Effect<boolean> =>
   Effect.promise(async () => {
     try {
-      const status = await fs.lstat(paths.directory)
-      if (!status.isDirectory()) return false
-      const owner = await fs.readFile(paths.ownerFile, "utf8").catch(() => undefined)
-      if (owner === undefined) return Date.now() - status.mtimeMs > ownerlessGraceMillis
-      return !(await isIdentityAlive(owner))
+      if (!(await fs.lstat(paths.directory)).isDirectory()) return false
+      return !(await isIdentityAlive(await fs.readFile(paths.ownerFile, "utf8")))
     } catch {
       return false
     }
