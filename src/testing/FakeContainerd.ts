@@ -391,7 +391,12 @@ export class FakeContainerd {
     for (const filter of filters) parseFilter(filter)
     const subscriber: Subscriber = { filters, queue: [], wake: undefined, failure: undefined }
     this.#subscribers.add(subscriber)
-    const onAbort = () => subscriber.wake?.()
+    // The router transport stops pulling a cancelled stream without resuming a generator paused
+    // at `yield`, so the subscription ends here, as containerd ends it on the client's cancel.
+    const onAbort = () => {
+      this.#subscribers.delete(subscriber)
+      subscriber.wake?.()
+    }
     context.signal.addEventListener("abort", onAbort)
     try {
       while (!context.signal.aborted) {
