@@ -44,3 +44,11 @@ export const runExample = <E>(program: Effect.Effect<void, E>): void => {
     process.exitCode = 1
   })
 }
+
+/** Formats rows as a left-aligned text table with a header row. */
+export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)))
+  return [header, ...rows]
+    .map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd())
+    .join("\n")
+}

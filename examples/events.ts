@@ -1,0 +1,52 @@
+/**
+ * Prints containerd lifecycle events until interrupted (Ctrl-C / SIGTERM exit 0 after closing the
+ * subscription and the connection). With `--json`: one JSON object per line, with type
+ * (started|exited|paused|unpaused|updated), id, name when known, project, pid and timestamp.
+ *
+ *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock npx tsx examples/events.ts [--json]
+ */
+import { Console, Effect, Stream } from "effect"
+import { ContainerdEngine } from "../src/containerd/index.ts"
+import { ContainerEvent, EngineClient } from "../src/index.ts"
+import { addressFromArgs, hasFlag, runExample } from "./support.ts"
+
+const program = Effect.gen(function*() {
+  const engine = yield* EngineClient.EngineClient
+  const json = hasFlag("--json")
+  // Task events carry neither names nor projects: remember them from the list, from started
+  // containers (one Containers.Get each) and from label updates.
+  const known = new Map<string, { name: string; project: string; pid: number }>()
+  const events = yield* engine.subscribe
+  for (const container of yield* engine.list) known.set(container.id, container)
+  // Diagnostics go to stderr, so that stdout carries only events (one JSON object per line with --json).
+  yield* Console.error(`watching ${engine.api} (${known.size} containers alive); Ctrl-C ends`)
+
+  yield* events.pipe(
+    Stream.runForEach(Effect.fnUntraced(function*(event) {
+      if (event._tag === "Started") {
+        const container = yield* engine.resolveStarted(event).pipe(Effect.option)
+        if (container._tag === "Some") known.set(event.id, container.value)
+      } else if (event._tag === "Updated") {
+        const before = known.get(event.id)
+        if (before !== undefined) known.set(event.id, { ...before, name: event.name, project: event.project })
+      }
+      const container = known.get(event.id)
+      const pid = "pid" in event && event.pid !== undefined ? event.pid : container?.pid
+      const line = {
+        type: ContainerEvent.typeName(event),
+        id: event.id,
+        ...(container === undefined ? {} : { name: container.name, project: container.project }),
+        ...(pid === undefined ? {} : { pid }),
+        timestamp: ContainerEvent.isoTimestamp(event)
+      }
+      if (event._tag === "Exited") known.delete(event.id)
+      yield* Console.log(
+        json
+          ? JSON.stringify(line)
+          : `${line.timestamp}  ${line.type.padEnd(8)}  ${line.id}${line.name !== undefined && line.name !== line.id ? ` (${line.name})` : ""}${line.pid === undefined ? "" : `  pid ${line.pid}`}`
+      )
+    }))
+  )
+}).pipe(Effect.scoped)
+
+runExample(program.pipe(Effect.provide(ContainerdEngine.layerConfig({ address: addressFromArgs() }))))
