@@ -1,0 +1,522 @@
+/**
+ * The portfolio: an immutable picture of the containers alive on a host, by display ID, by name
+ * and grouped by compose project (the unnamed project `""` is always present).
+ *
+ * A portfolio is a plain value built on persistent hash maps: an update copies only the path to
+ * the changed entry (O(log n)), so keeping every version is cheap and readers never see a
+ * half-applied change. Everything here is pure and needs no Effect runtime:
+ *
+ * - look-ups ({@link get}, {@link getByName}, {@link find}, {@link project}) and totals;
+ * - {@link diff}: the lifecycle changes that lead from one portfolio to another;
+ * - the event-application rules the Watcher follows ({@link applyStarted}, {@link applyEvent},
+ *   {@link skipReflected}), and {@link applyChange} to replay announced changes.
+ *
+ * @example
+ * ```ts
+ * import { Portfolio } from "effect-whalewatcher"
+ *
+ * const portfolio = Portfolio.fromContainers([
+ *   { id: "web", name: "web", labels: {}, pid: 42, project: "shop", paused: false, namespace: "default" }
+ * ])
+ * Portfolio.projectNames(portfolio) // ["", "shop"]
+ * Portfolio.getByName(portfolio, "web")?.pid // 42
+ * ```
+ * @since 0.1.0
+ */
+import { HashMap, Option } from "effect"
+import * as Container from "./Container.ts"
+import type * as ContainerEvent from "./ContainerEvent.ts"
+
+/**
+ * The containers of one compose project.
+ *
+ * @since 0.1.0
+ */
+export interface Project {
+  /** The project's name; `""` for containers that belong to no project. */
+  readonly name: string
+  /** The project's containers by display ID. */
+  readonly containers: HashMap.HashMap<string, Container.Container>
+}
+
+/**
+ * An immutable portfolio of alive containers. Build one with {@link fromContainers} or
+ * {@link set}; the indexes are kept consistent by this module's functions.
+ *
+ * @since 0.1.0
+ */
+export interface Portfolio {
+  /** All containers by display ID. */
+  readonly byId: HashMap.HashMap<string, Container.Container>
+  /** Projects by name; always has the unnamed project `""`. */
+  readonly byProject: HashMap.HashMap<string, Project>
+  /** Display IDs by container name, sorted (names are unique per namespace only). */
+  readonly byName: HashMap.HashMap<string, ReadonlyArray<string>>
+  /** How many containers are paused. */
+  readonly pausedCount: number
+}
+
+const noProject: Project = { name: Container.NoProject, containers: HashMap.empty() }
+
+/**
+ * The empty portfolio (with the unnamed project only).
+ *
+ * @since 0.1.0
+ */
+export const empty: Portfolio = {
+  byId: HashMap.empty(),
+  byProject: HashMap.make([Container.NoProject, noProject]),
+  byName: HashMap.empty(),
+  pausedCount: 0
+}
+
+/**
+ * A portfolio of the given containers (a later container replaces an earlier one with the same ID).
+ *
+ * @since 0.1.0
+ */
+export const fromContainers = (containers: Iterable<Container.Container>): Portfolio => {
+  let portfolio = empty
+  for (const container of containers) portfolio = set(portfolio, container)
+  return portfolio
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The container with this display ID.
+ *
+ * @since 0.1.0
+ */
+export const get = (portfolio: Portfolio, id: string): Container.Container | undefined =>
+  Option.getOrUndefined(HashMap.get(portfolio.byId, id))
+
+/**
+ * True when a container with this display ID is alive.
+ *
+ * @since 0.1.0
+ */
+export const has = (portfolio: Portfolio, id: string): boolean => HashMap.has(portfolio.byId, id)
+
+/**
+ * The container with this name; when several share it (in different namespaces), the one with
+ * the smallest display ID.
+ *
+ * @since 0.1.0
+ */
+export const getByName = (portfolio: Portfolio, name: string): Container.Container | undefined => {
+  const ids = Option.getOrUndefined(HashMap.get(portfolio.byName, name))
+  return ids === undefined ? undefined : get(portfolio, ids[0]!)
+}
+
+/**
+ * All containers with this name, by display ID.
+ *
+ * @since 0.1.0
+ */
+export const getAllByName = (portfolio: Portfolio, name: string): ReadonlyArray<Container.Container> => {
+  const ids = Option.getOrUndefined(HashMap.get(portfolio.byName, name)) ?? []
+  return ids.map((id) => get(portfolio, id)!)
+}
+
+/**
+ * The container with this display ID, else the one with this name (as engines' inspect does).
+ *
+ * @since 0.1.0
+ */
+export const find = (portfolio: Portfolio, nameOrId: string): Container.Container | undefined =>
+  get(portfolio, nameOrId) ?? getByName(portfolio, nameOrId)
+
+/**
+ * The project with this name (`""`: the containers of no project), if it has containers or is `""`.
+ *
+ * @since 0.1.0
+ */
+export const project = (portfolio: Portfolio, name: string): Project | undefined =>
+  Option.getOrUndefined(HashMap.get(portfolio.byProject, name))
+
+/**
+ * The names of all projects, sorted; always includes `""`.
+ *
+ * @since 0.1.0
+ */
+export const projectNames = (portfolio: Portfolio): ReadonlyArray<string> =>
+  Array.from(HashMap.keys(portfolio.byProject)).sort()
+
+/**
+ * The containers of a project, sorted by display ID (empty for an unknown project).
+ *
+ * @since 0.1.0
+ */
+export const projectContainers = (portfolio: Portfolio, name: string): ReadonlyArray<Container.Container> => {
+  const found = project(portfolio, name)
+  return found === undefined ? [] : sortById(HashMap.values(found.containers))
+}
+
+/**
+ * All containers, sorted by display ID.
+ *
+ * @since 0.1.0
+ */
+export const containers = (portfolio: Portfolio): ReadonlyArray<Container.Container> =>
+  sortById(HashMap.values(portfolio.byId))
+
+/**
+ * How many containers are alive.
+ *
+ * @since 0.1.0
+ */
+export const size = (portfolio: Portfolio): number => HashMap.size(portfolio.byId)
+
+/**
+ * Totals of a portfolio.
+ *
+ * @since 0.1.0
+ */
+export interface Totals {
+  /** Alive containers. */
+  readonly containers: number
+  /** Of these, paused. */
+  readonly paused: number
+  /** Projects, counting the unnamed project `""`. */
+  readonly projects: number
+}
+
+/**
+ * The totals of a portfolio, in constant time.
+ *
+ * @since 0.1.0
+ */
+export const totals = (portfolio: Portfolio): Totals => ({
+  containers: HashMap.size(portfolio.byId),
+  paused: portfolio.pausedCount,
+  projects: HashMap.size(portfolio.byProject)
+})
+
+/**
+ * True when both portfolios hold equal containers (see {@link Container.equals}).
+ *
+ * @since 0.1.0
+ */
+export const equals = (a: Portfolio, b: Portfolio): boolean => {
+  if (a === b) return true
+  if (HashMap.size(a.byId) !== HashMap.size(b.byId) || a.pausedCount !== b.pausedCount) return false
+  for (const container of HashMap.values(a.byId)) {
+    const other = get(b, container.id)
+    if (other === undefined || !Container.equals(container, other)) return false
+  }
+  return true
+}
+
+// ---------------------------------------------------------------------------------------------
+// Updating
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Adds a container, or replaces the one with the same display ID.
+ *
+ * @since 0.1.0
+ */
+export const set = (portfolio: Portfolio, container: Container.Container): Portfolio => {
+  const previous = get(portfolio, container.id)
+  let byProject = portfolio.byProject
+  let byName = portfolio.byName
+  if (previous !== undefined && previous.project !== container.project) {
+    byProject = withoutMember(byProject, previous)
+  }
+  byProject = withMember(byProject, container)
+  if (previous === undefined || previous.name !== container.name) {
+    if (previous !== undefined) byName = withoutName(byName, previous)
+    byName = withName(byName, container)
+  }
+  return {
+    byId: HashMap.set(portfolio.byId, container.id, container),
+    byProject,
+    byName,
+    pausedCount: portfolio.pausedCount + (container.paused ? 1 : 0) - (previous?.paused ? 1 : 0)
+  }
+}
+
+/**
+ * Removes the container with this display ID (the same portfolio when there is none).
+ *
+ * @since 0.1.0
+ */
+export const remove = (portfolio: Portfolio, id: string): Portfolio => {
+  const previous = get(portfolio, id)
+  if (previous === undefined) return portfolio
+  return {
+    byId: HashMap.remove(portfolio.byId, id),
+    byProject: withoutMember(portfolio.byProject, previous),
+    byName: withoutName(portfolio.byName, previous),
+    pausedCount: portfolio.pausedCount - (previous.paused ? 1 : 0)
+  }
+}
+
+const withMember = (
+  byProject: HashMap.HashMap<string, Project>,
+  container: Container.Container
+): HashMap.HashMap<string, Project> => {
+  const existing = Option.getOrUndefined(HashMap.get(byProject, container.project))
+  const members = existing === undefined ? HashMap.empty<string, Container.Container>() : existing.containers
+  return HashMap.set(byProject, container.project, {
+    name: container.project,
+    containers: HashMap.set(members, container.id, container)
+  })
+}
+
+const withoutMember = (
+  byProject: HashMap.HashMap<string, Project>,
+  container: Container.Container
+): HashMap.HashMap<string, Project> => {
+  const existing = Option.getOrUndefined(HashMap.get(byProject, container.project))
+  if (existing === undefined) return byProject
+  const members = HashMap.remove(existing.containers, container.id)
+  // Empty projects disappear, except the unnamed one which always exists.
+  return HashMap.size(members) === 0 && container.project !== Container.NoProject
+    ? HashMap.remove(byProject, container.project)
+    : HashMap.set(byProject, container.project, { name: container.project, containers: members })
+}
+
+const withName = (
+  byName: HashMap.HashMap<string, ReadonlyArray<string>>,
+  container: Container.Container
+): HashMap.HashMap<string, ReadonlyArray<string>> => {
+  const ids = Option.getOrUndefined(HashMap.get(byName, container.name))
+  if (ids === undefined) return HashMap.set(byName, container.name, [container.id])
+  if (ids.includes(container.id)) return byName
+  return HashMap.set(byName, container.name, [...ids, container.id].sort())
+}
+
+const withoutName = (
+  byName: HashMap.HashMap<string, ReadonlyArray<string>>,
+  container: Container.Container
+): HashMap.HashMap<string, ReadonlyArray<string>> => {
+  const ids = Option.getOrUndefined(HashMap.get(byName, container.name))
+  if (ids === undefined) return byName
+  const rest = ids.filter((id) => id !== container.id)
+  return rest.length === 0 ? HashMap.remove(byName, container.name) : HashMap.set(byName, container.name, rest)
+}
+
+const byIdOrder = (a: Container.Container, b: Container.Container): number =>
+  a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+
+const sortById = (values: Iterable<Container.Container>): Array<Container.Container> =>
+  Array.from(values).sort(byIdOrder)
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle changes
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A container instance became alive (a new container, or a new initial process of a known one).
+ *
+ * @since 0.1.0
+ */
+export interface Started {
+  readonly _tag: "Started"
+  readonly container: Container.Container
+}
+
+/**
+ * A container instance ended; `container` is its last known state.
+ *
+ * @since 0.1.0
+ */
+export interface Exited {
+  readonly _tag: "Exited"
+  readonly container: Container.Container
+  /** The exit status, when the engine reported it (never for exits noticed by a resync). */
+  readonly exitStatus?: number | undefined
+}
+
+/**
+ * A container was paused; `container` is its new state.
+ *
+ * @since 0.1.0
+ */
+export interface Paused {
+  readonly _tag: "Paused"
+  readonly container: Container.Container
+}
+
+/**
+ * A container was resumed; `container` is its new state.
+ *
+ * @since 0.1.0
+ */
+export interface Unpaused {
+  readonly _tag: "Unpaused"
+  readonly container: Container.Container
+}
+
+/**
+ * A container's name, project, labels or enrichment changed; `container` is its new state.
+ *
+ * @since 0.1.0
+ */
+export interface Updated {
+  readonly _tag: "Updated"
+  readonly container: Container.Container
+  /** The state before the change. */
+  readonly previous: Container.Container
+}
+
+/**
+ * A lifecycle change of one container.
+ *
+ * @since 0.1.0
+ */
+export type Change = Started | Exited | Paused | Unpaused | Updated
+
+/**
+ * Applies an announced change (e.g. to keep a copy of the portfolio from announced events):
+ * `Exited` removes the container, every other change sets it.
+ *
+ * @since 0.1.0
+ */
+export const applyChange = (portfolio: Portfolio, change: Change): Portfolio =>
+  change._tag === "Exited" ? remove(portfolio, change.container.id) : set(portfolio, change.container)
+
+/**
+ * The changes that lead from `before` to `after`, by display ID: `Exited` for containers that
+ * vanished, `Started` for new ones, `Exited` then `Started` for a new instance (another PID),
+ * `Updated` for a changed name, project, labels or enrichment, then `Paused` or `Unpaused`.
+ * Applying them to `before` with {@link applyChange} gives a portfolio equal to `after`.
+ *
+ * @since 0.1.0
+ */
+export const diff = (before: Portfolio, after: Portfolio): ReadonlyArray<Change> => {
+  if (before === after) return []
+  const ids = new Set<string>(HashMap.keys(before.byId))
+  for (const id of HashMap.keys(after.byId)) ids.add(id)
+  const changes: Array<Change> = []
+  for (const id of Array.from(ids).sort()) {
+    const old = get(before, id)
+    const current = get(after, id)
+    if (current === undefined) changes.push({ _tag: "Exited", container: old! })
+    else if (old === undefined) changes.push({ _tag: "Started", container: current })
+    else if (old.pid !== current.pid) {
+      changes.push({ _tag: "Exited", container: old }, { _tag: "Started", container: current })
+    } else if (!Container.equals(old, current)) {
+      // The Updated change keeps the old pause state, so that each change shows one step.
+      const relabeled = old.paused === current.paused ? current : { ...current, paused: old.paused }
+      if (!Container.equals(old, relabeled)) changes.push({ _tag: "Updated", container: relabeled, previous: old })
+      if (old.paused !== current.paused) {
+        changes.push({ _tag: current.paused ? "Paused" : "Unpaused", container: current })
+      }
+    }
+  }
+  return changes
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event application rules
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The result of applying an engine event: the new portfolio and the changes to announce (none
+ * when the event changed nothing).
+ *
+ * @since 0.1.0
+ */
+export interface Applied {
+  readonly portfolio: Portfolio
+  readonly changes: ReadonlyArray<Change>
+}
+
+const unchanged = (portfolio: Portfolio): Applied => ({ portfolio, changes: [] })
+
+/**
+ * True when the portfolio already holds this instance (same display ID and initial PID): its
+ * `Started` event needs no look-up and changes nothing.
+ *
+ * @since 0.1.0
+ */
+export const isKnownInstance = (portfolio: Portfolio, id: string, pid: number): boolean =>
+  get(portfolio, id)?.pid === pid
+
+/**
+ * Applies a started container (a `Started` event completed by the engine's `resolveStarted`):
+ * nothing for a known instance; a new instance of a known container (another PID) ends the old
+ * one first (`Exited` then `Started`).
+ *
+ * @since 0.1.0
+ */
+export const applyStarted = (portfolio: Portfolio, container: Container.Container): Applied => {
+  const known = get(portfolio, container.id)
+  if (known === undefined) return { portfolio: set(portfolio, container), changes: [{ _tag: "Started", container }] }
+  if (known.pid === container.pid) return unchanged(portfolio)
+  return {
+    portfolio: set(portfolio, container),
+    changes: [{ _tag: "Exited", container: known }, { _tag: "Started", container }]
+  }
+}
+
+/**
+ * Applies an engine event other than `Started` (which needs the engine's `resolveStarted`
+ * first; see {@link applyStarted}):
+ *
+ * - `Exited` ends the known instance, unless the event names another PID (an older instance's
+ *   late exit, ignored);
+ * - `Paused` / `Unpaused` change the latest instance, and are changes only if its state changes;
+ * - `Updated` sets name, project and labels, a change only if one of them differs.
+ *
+ * Events for unknown containers change nothing.
+ *
+ * @since 0.1.0
+ */
+export const applyEvent = (
+  portfolio: Portfolio,
+  event: ContainerEvent.Exited | ContainerEvent.Paused | ContainerEvent.Unpaused | ContainerEvent.Updated
+): Applied => {
+  const known = get(portfolio, event.id)
+  if (known === undefined) return unchanged(portfolio)
+  switch (event._tag) {
+    case "Exited": {
+      if (event.pid !== undefined && event.pid !== known.pid) return unchanged(portfolio)
+      return {
+        portfolio: remove(portfolio, known.id),
+        changes: [{ _tag: "Exited", container: known, exitStatus: event.exitStatus }]
+      }
+    }
+    case "Paused":
+    case "Unpaused": {
+      const paused = event._tag === "Paused"
+      if (known.paused === paused) return unchanged(portfolio)
+      const container = Container.update(known, { paused })
+      return { portfolio: set(portfolio, container), changes: [{ _tag: event._tag, container }] }
+    }
+    case "Updated": {
+      const container = Container.update(known, { name: event.name, project: event.project, labels: event.labels })
+      if (Container.equals(known, container)) return unchanged(portfolio)
+      return {
+        portfolio: set(portfolio, container),
+        changes: [{ _tag: "Updated", container, previous: known }]
+      }
+    }
+  }
+}
+
+/**
+ * Drops the buffered events a fresh list already reflects. Events that arrived while the list
+ * was being taken are applied after it; for a listed container whose own `Started` event (same
+ * PID) is among them, every earlier event for that ID concerned an older instance or is already
+ * in the list, so it is dropped — without this a pause of an older instance would be applied to
+ * the listed one (pause events carry no PID).
+ *
+ * @since 0.1.0
+ */
+export const skipReflected = (
+  listed: Portfolio,
+  buffered: ReadonlyArray<ContainerEvent.ContainerEvent>
+): ReadonlyArray<ContainerEvent.ContainerEvent> => {
+  const anchors = new Map<string, number>()
+  buffered.forEach((event, index) => {
+    if (event._tag === "Started" && isKnownInstance(listed, event.id, event.pid)) anchors.set(event.id, index)
+  })
+  if (anchors.size === 0) return buffered
+  return buffered.filter((event, index) => index >= (anchors.get(event.id) ?? 0))
+}
