@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import * as net from "node:net"
-import { type CallOptions, type Client, createClient, type Transport } from "@connectrpc/connect"
+import { type CallOptions, type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect"
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node"
 import { Config, Context, Duration, Effect, Layer, type Scope, Stream } from "effect"
 import { Containers } from "../../gen/containerd/services/containers/v1/containers_pb.ts"
@@ -125,6 +125,8 @@ export interface ContainerdConnectionOptions {
   readonly unaryTimeout?: Duration.Input | undefined
   /** How long to wait for the socket connection; default 5 seconds. */
   readonly connectTimeout?: Duration.Input | undefined
+  /** connect-es interceptors run on every call over the socket, e.g. for tracing or counting RPCs. */
+  readonly interceptors?: ReadonlyArray<Interceptor> | undefined
 }
 
 /**
@@ -198,7 +200,8 @@ export const make: (
           // Compression only costs CPU on a local socket (about 8x on streams).
           acceptCompression: [],
           readMaxBytes: MaxMessageBytes,
-          writeMaxBytes: MaxMessageBytes
+          writeMaxBytes: MaxMessageBytes,
+          interceptors: [...(options.interceptors ?? [])]
         })
       }
     }),

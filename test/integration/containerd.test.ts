@@ -2,12 +2,15 @@
  * The connection and the engine client against a REAL containerd: the private one the
  * ContainerdSandbox layer starts for this file and tears down afterwards.
  */
+import { execFile } from "node:child_process"
 import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import type { Interceptor } from "@connectrpc/connect"
 import { assert, describe, layer } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Queue, Stream } from "effect"
 import { TaskExitSchema, TaskPausedSchema, TaskStartSchema } from "../../gen/containerd/events/task_pb.ts"
 import { fromBinary } from "@bufbuild/protobuf"
-import { ContainerdConnection, ContainerdEngine } from "../../src/containerd/index.ts"
+import { ContainerdConnection, ContainerdEngine, LabelMapping, NamespaceFilter } from "../../src/containerd/index.ts"
 import { typeNameOf } from "../../src/containerd/internal/events.ts"
 import type { ContainerEvent } from "../../src/index.ts"
 import { EngineClient } from "../../src/index.ts"
@@ -140,6 +143,24 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         assert.strictEqual(error._tag === "EngineUnavailable" && error.reason, "SocketNotFound")
         assert.include(error.message, address)
       }).pipe(Effect.scoped))
+
+    it.effect("a socket this user may not open is PermissionDenied, told in words a person understands", () =>
+      Effect.gen(function*() {
+        const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+        const root = path.resolve(import.meta.dirname, "../..")
+        // containerd's socket is rw for root only: the same program as `nobody` is refused.
+        const result = yield* Effect.callback<{ code: number; stderr: string }>((resume) => {
+          execFile(
+            "setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "examples/version.ts", "--address", sandbox.socketPath],
+            { cwd: root, env: { ...process.env, HOME: "/tmp" } },
+            (error, _stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : Number(error.code), stderr }))
+          )
+        })
+        assert.strictEqual(result.code, 1, result.stderr)
+        assert.include(result.stderr, `Version.Version at ${sandbox.socketPath}: permission denied`)
+        assert.include(result.stderr, "EACCES")
+      }))
 
     it.effect("a stream is ConnectionLost when containerd stops; NotListening while it is dead; fine after restart", () =>
       Effect.gen(function*() {
@@ -290,6 +311,31 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         yield* Effect.sleep("100 millis")
         assert.strictEqual(yield* openConnections(sandbox.socketPath), baseline)
       }))
+
+    it.effect("a list costs 1 + 2 × (watched namespaces) RPCs, whatever the number of containers", () =>
+      Effect.gen(function*() {
+        const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+        for (let n = 0; n < 9; n++) yield* sandbox.run({ id: uid(`rpc${n}`), namespace: `rpc-${n % 3}` })
+        const methods: Array<string> = []
+        const countCalls: Interceptor = (next) => (request) => {
+          methods.push(request.method.name)
+          return next(request)
+        }
+        const engine = yield* Effect.map(
+          Layer.build(ContainerdEngine.layer().pipe(
+            Layer.provide(ContainerdConnection.layer({ address: sandbox.socketPath, interceptors: [countCalls] })),
+            Layer.provide(NamespaceFilter.layer),
+            Layer.provide(LabelMapping.layer)
+          )),
+          (context) => Context.get(context, EngineClient.EngineClient)
+        )
+        const containers = yield* engine.list
+        const namespaces = (yield* sandbox.namespaces()).filter((ns) => !NamespaceFilter.DefaultIgnoredNamespaces.includes(ns))
+        assert.isAtLeast(containers.length, 9)
+        assert.strictEqual(methods.length, 1 + 2 * namespaces.length, methods.join(","))
+        assert.strictEqual(methods.filter((m) => m === "List").length, methods.length)
+        yield* Effect.logInfo(`list of ${containers.length} containers in ${namespaces.length} namespaces: ${methods.length} RPCs`)
+      }).pipe(Effect.scoped))
 
     it.effect("id, version, type, api and pid", () =>
       Effect.gen(function*() {
