@@ -35,6 +35,7 @@ export interface EventBase {
  * @since 0.1.0
  */
 export interface Started extends EventBase {
+  /** The event type. */
   readonly _tag: "Started"
   /** PID of the initial process. */
   readonly pid: number
@@ -47,9 +48,11 @@ export interface Started extends EventBase {
  * @since 0.1.0
  */
 export interface Exited extends EventBase {
+  /** The event type. */
   readonly _tag: "Exited"
   /** PID of the initial process that exited, when the engine tells. */
   readonly pid?: number | undefined
+  /** The initial process's exit status, when the engine tells. */
   readonly exitStatus?: number | undefined
 }
 
@@ -59,6 +62,7 @@ export interface Exited extends EventBase {
  * @since 0.1.0
  */
 export interface Paused extends EventBase {
+  /** The event type. */
   readonly _tag: "Paused"
 }
 
@@ -68,6 +72,7 @@ export interface Paused extends EventBase {
  * @since 0.1.0
  */
 export interface Unpaused extends EventBase {
+  /** The event type. */
   readonly _tag: "Unpaused"
 }
 
@@ -78,9 +83,13 @@ export interface Unpaused extends EventBase {
  * @since 0.1.0
  */
 export interface Updated extends EventBase {
+  /** The event type. */
   readonly _tag: "Updated"
+  /** The container's labels after the change. */
   readonly labels: Readonly<Record<string, string>>
+  /** The container's name after the change. */
   readonly name: string
+  /** The container's compose project after the change ("" for none). */
   readonly project: string
 }
 

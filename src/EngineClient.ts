@@ -80,5 +80,6 @@ export const EngineClient: Context.Service<EngineClient, EngineClientShape> = Co
  * @since 0.1.0
  */
 export interface EngineClient {
+  /** Brands the identifier type; no value has it. */
   readonly _: unique symbol
 }

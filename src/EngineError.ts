@@ -61,9 +61,11 @@ export interface EngineUnavailableFields {
   readonly address: string
   /** The operation that failed, e.g. `Containers.List`. */
   readonly operation: string
+  /** Why the engine is unavailable. */
   readonly reason: UnavailableReason
   /** The engine's or the operating system's own words. */
   readonly detail: string
+  /** The underlying error, as thrown by the transport. */
   readonly cause?: unknown
 }
 
@@ -88,10 +90,10 @@ const EngineUnavailableBase: TaggedErrorClass<"EngineUnavailable", EngineUnavail
  * @since 0.1.0
  */
 export class EngineUnavailable extends EngineUnavailableBase {
-  /** @since 0.1.0 */
+  /** Marks engine errors for {@link isEngineError}. */
   readonly [TypeId]: typeof TypeId = TypeId
 
-  /** @since 0.1.0 */
+  /** A sentence for people, naming the address and what went wrong. */
   override get message(): string {
     return `${this.operation} at ${this.address}: ${reasonHints[this.reason]}${this.detail ? ` (${this.detail})` : ""}`
   }
@@ -113,13 +115,17 @@ export class EngineUnavailable extends EngineUnavailableBase {
  * @since 0.1.0
  */
 export interface EngineRequestErrorFields {
+  /** The engine's API address, e.g. the containerd socket path. */
   readonly address: string
+  /** The operation that failed, e.g. `Containers.Get`. */
   readonly operation: string
   /** The namespace the request was made in, when it had one. */
   readonly namespace?: string | undefined
   /** The status code's name, e.g. `NotFound`, `InvalidArgument`, `ResourceExhausted`. */
   readonly code: string
+  /** The engine's own message. */
   readonly detail: string
+  /** The underlying error, as thrown by the transport. */
   readonly cause?: unknown
 }
 
@@ -134,10 +140,10 @@ const EngineRequestErrorBase: TaggedErrorClass<"EngineRequestError", EngineReque
  * @since 0.1.0
  */
 export class EngineRequestError extends EngineRequestErrorBase {
-  /** @since 0.1.0 */
+  /** Marks engine errors for {@link isEngineError}. */
   readonly [TypeId]: typeof TypeId = TypeId
 
-  /** @since 0.1.0 */
+  /** A sentence for people, naming the address and what went wrong. */
   override get message(): string {
     const where = this.namespace === undefined ? "" : ` in namespace ${this.namespace}`
     return `${this.operation}${where} at ${this.address} failed with ${this.code}: ${this.detail}`
@@ -160,6 +166,7 @@ export class EngineRequestError extends EngineRequestErrorBase {
  * @since 0.1.0
  */
 export interface ContainerNotFoundFields {
+  /** The engine's API address. */
   readonly address: string
   /** What was looked up: a display ID or a name. */
   readonly nameOrId: string
@@ -175,15 +182,15 @@ const ContainerNotFoundBase: TaggedErrorClass<"ContainerNotFound", ContainerNotF
  * @since 0.1.0
  */
 export class ContainerNotFound extends ContainerNotFoundBase {
-  /** @since 0.1.0 */
+  /** Marks engine errors for {@link isEngineError}. */
   readonly [TypeId]: typeof TypeId = TypeId
 
-  /** @since 0.1.0 */
+  /** A sentence for people, naming the address and what went wrong. */
   override get message(): string {
     return `no container named or with ID "${this.nameOrId}" at ${this.address}`
   }
 
-  /** @since 0.1.0 */
+  /** Whether trying again later can help (not for this error). */
   get isRetryable(): boolean {
     return false
   }
@@ -195,6 +202,7 @@ export class ContainerNotFound extends ContainerNotFoundBase {
  * @since 0.1.0
  */
 export interface ProcesslessContainerFields {
+  /** The engine's API address. */
   readonly address: string
   /** The container's display ID. */
   readonly id: string
@@ -210,15 +218,15 @@ const ProcesslessContainerBase: TaggedErrorClass<"ProcesslessContainer", Process
  * @since 0.1.0
  */
 export class ProcesslessContainer extends ProcesslessContainerBase {
-  /** @since 0.1.0 */
+  /** Marks engine errors for {@link isEngineError}. */
   readonly [TypeId]: typeof TypeId = TypeId
 
-  /** @since 0.1.0 */
+  /** A sentence for people, naming the address and what went wrong. */
   override get message(): string {
     return `container "${this.id}" at ${this.address} has no initial process`
   }
 
-  /** @since 0.1.0 */
+  /** Whether trying again later can help (not for this error). */
   get isRetryable(): boolean {
     return false
   }

@@ -49,11 +49,17 @@ export const MaxMessageBytes: number = 16 * 1024 * 1024
  * @since 0.1.0
  */
 export interface ContainerdClients {
+  /** `containerd.services.namespaces.v1.Namespaces` */
   readonly namespaces: Client<typeof Namespaces>
+  /** `containerd.services.containers.v1.Containers` */
   readonly containers: Client<typeof Containers>
+  /** `containerd.services.tasks.v1.Tasks` */
   readonly tasks: Client<typeof Tasks>
+  /** `containerd.services.events.v1.Events` */
   readonly events: Client<typeof Events>
+  /** `containerd.services.version.v1.Version` */
   readonly version: Client<typeof Version>
+  /** `containerd.services.introspection.v1.Introspection` */
   readonly introspection: Client<typeof Introspection>
 }
 
@@ -154,6 +160,7 @@ export const ContainerdConnection: Context.Service<ContainerdConnection, Contain
  * @since 0.1.0
  */
 export interface ContainerdConnection {
+  /** Brands the identifier type; no value has it. */
   readonly _: unique symbol
 }
 

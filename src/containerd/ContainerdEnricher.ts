@@ -16,6 +16,7 @@ import type { Container } from "../Container.ts"
  * @since 0.1.0
  */
 export interface ContainerdDetails {
+  /** The containerd namespace of the container. */
   readonly namespace: string
   /** containerd's container record (labels, image, runtime, spec, ...). */
   readonly container: ContainerdContainer
@@ -30,6 +31,7 @@ export interface ContainerdDetails {
  * @since 0.1.0
  */
 export interface ContainerdEnricherShape {
+  /** Computes the enrichment of one container. */
   readonly enrich: (container: Container, details: ContainerdDetails) => Effect.Effect<unknown>
 }
 
@@ -58,6 +60,7 @@ export const ContainerdEnricher: Context.Service<ContainerdEnricher, ContainerdE
  * @since 0.1.0
  */
 export interface ContainerdEnricher {
+  /** Brands the identifier type; no value has it. */
   readonly _: unique symbol
 }
 

@@ -73,6 +73,7 @@ export const LabelMapping: Context.Service<LabelMapping, LabelMappingShape> = Co
  * @since 0.1.0
  */
 export interface LabelMapping {
+  /** Brands the identifier type; no value has it. */
   readonly _: unique symbol
 }
 

@@ -79,6 +79,7 @@ export const NamespaceFilter: Context.Service<NamespaceFilter, NamespaceFilterSh
  * @since 0.1.0
  */
 export interface NamespaceFilter {
+  /** Brands the identifier type; no value has it. */
   readonly _: unique symbol
 }
 

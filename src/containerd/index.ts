@@ -4,10 +4,15 @@
  *
  * @since 0.1.0
  */
+/** The connection to one containerd: its socket, session, typed clients and errors. */
 export * as ContainerdConnection from "./ContainerdConnection.ts"
+/** The containerd EngineClient: list, inspect and lifecycle events. */
 export * as ContainerdEngine from "./ContainerdEngine.ts"
+/** The optional hook that attaches application data to containers. */
 export * as ContainerdEnricher from "./ContainerdEnricher.ts"
+/** How labels become a container's name and compose project. */
 export * as LabelMapping from "./LabelMapping.ts"
+/** Which containerd namespaces are watched. */
 export * as NamespaceFilter from "./NamespaceFilter.ts"
 
 /**

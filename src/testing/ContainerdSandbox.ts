@@ -74,6 +74,7 @@ export interface SandboxTask {
   readonly id: string
   /** Host pid of the task's init process. */
   readonly pid: number
+  /** The task's status as `ctr tasks ls` reports it. */
   readonly status: TaskStatus
 }
 

@@ -66,6 +66,7 @@ export type FakeMethod =
  * @since 0.1.0
  */
 export interface FakeCall {
+  /** The RPC, as `Service.Method`. */
   readonly method: FakeMethod
   /** The `containerd-namespace` header, when the call had one. */
   readonly namespace: string | undefined
