@@ -1,0 +1,40 @@
+/**
+ * The entry point of the `whalewatcher` command, for Node (`node --import tsx src/cli/main.ts`,
+ * or the `whalewatcher` bin), Deno (`deno run -A src/cli/main.ts`) and Bun (`bun src/cli/main.ts`).
+ *
+ * It runs the command line on containerd and exits with the command's exit code. SIGINT and
+ * SIGTERM interrupt the command, which closes its subscriptions and connections and exits 0; a
+ * second signal exits at once. A reader that goes away (`whalewatcher events | head -1`) ends
+ * the command quietly.
+ *
+ * @since 0.1.0
+ */
+import process from "node:process"
+import { Effect, Exit, Layer } from "effect"
+import { run } from "./Cli.ts"
+import { layerContainerd } from "./Connector.ts"
+import { ExitCode } from "./errors.ts"
+import * as Platform from "./platform.ts"
+
+const args = process.argv.slice(2)
+const fiber = Effect.runFork(run(args).pipe(Effect.provide(Layer.merge(Platform.layer(args), layerContainerd))))
+
+let stopping = false
+const stop = () => {
+  if (stopping) process.exit(130)
+  stopping = true
+  fiber.interruptUnsafe()
+}
+const onOutputError = (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error
+  stop()
+}
+process.on("SIGINT", stop)
+process.on("SIGTERM", stop)
+process.stdout.on("error", onOutputError)
+
+fiber.addObserver((exit) => {
+  process.off("SIGINT", stop)
+  process.off("SIGTERM", stop)
+  process.exitCode = Exit.isSuccess(exit) ? exit.value : stopping ? ExitCode.Ok : ExitCode.Failed
+})
