@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The entry point of the `whalewatcher` command, for Node (`node --import tsx src/cli/main.ts`,
  * or the `whalewatcher` bin), Deno (`deno run -A src/cli/main.ts`) and Bun (`bun src/cli/main.ts`).
