@@ -1,0 +1,565 @@
+/**
+ * The Watcher: an always-correct live portfolio of the containers alive on a host. It lists the
+ * engine's containers once and then follows the engine's lifecycle events; when the connection
+ * breaks it reconnects on a schedule and announces only what changed meanwhile.
+ *
+ * How a sync works, and why it leaves no gaps:
+ * 1. subscribe to engine events, and wait until the subscription is live;
+ * 2. list the alive containers (events arriving meanwhile are buffered);
+ * 3. apply the buffered events to the list (see {@link Portfolio.skipReflected}), then replace
+ *    the portfolio in one step: the old one stays visible until the new one is complete
+ *    (make-before-break), and after a reconnect the {@link Portfolio.diff} is announced;
+ * 4. follow the events, applying the rules of {@link Portfolio.applyEvent} and
+ *    {@link Portfolio.applyStarted}.
+ * Each attempt runs in its own scope: a failed attempt's subscription, list and look-ups are
+ * interrupted before the next attempt starts.
+ *
+ * @since 0.1.0
+ */
+import {
+  Array as Arr,
+  Cause,
+  Clock,
+  Context,
+  Data,
+  DateTime,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  PubSub,
+  type Pull,
+  Queue,
+  Schedule,
+  type Scope,
+  Semaphore,
+  Stream,
+  SubscriptionRef
+} from "effect"
+import type * as Container from "./Container.ts"
+import type * as ContainerEvent from "./ContainerEvent.ts"
+import { EngineClient } from "./EngineClient.ts"
+import { type EngineError, EngineUnavailable } from "./EngineError.ts"
+import * as Portfolio from "./Portfolio.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Events, status, errors
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A lifecycle change the Watcher announces: `Started`, `Exited`, `Paused`, `Unpaused` or
+ * `Updated`, each carrying the whole container and the engine's timestamp (for changes found by
+ * a resync after a reconnect: the time of the resync).
+ *
+ * @since 0.1.0
+ */
+export type WatcherEvent = Portfolio.Change & {
+  /** When the engine says it happened, or when a resync noticed it. */
+  readonly timestamp: DateTime.Utc
+}
+
+/**
+ * The Watcher is taking a fresh list (initially, or after the connection broke).
+ *
+ * @since 0.1.0
+ */
+export interface Syncing {
+  readonly _tag: "Syncing"
+  /** 1 for the first attempt after start or after the last successful sync. */
+  readonly attempt: number
+}
+
+/**
+ * The portfolio is current and follows the engine's events.
+ *
+ * @since 0.1.0
+ */
+export interface Live {
+  readonly _tag: "Live"
+  /** When the last successful sync completed. */
+  readonly since: DateTime.Utc
+}
+
+/**
+ * The last attempt failed; the next one starts at `nextAttemptAt`.
+ *
+ * @since 0.1.0
+ */
+export interface Retrying {
+  readonly _tag: "Retrying"
+  /** Why the last attempt failed. */
+  readonly error: EngineError
+  /** The number of the next attempt (counted since the last successful sync). */
+  readonly attempt: number
+  readonly delay: Duration.Duration
+  readonly nextAttemptAt: DateTime.Utc
+}
+
+/**
+ * The Watcher gave up (its retry schedule ended, e.g. on an error that is not retryable). The
+ * portfolio keeps its last value; event streams end.
+ *
+ * @since 0.1.0
+ */
+export interface Stopped {
+  readonly _tag: "Stopped"
+  readonly cause: Cause.Cause<EngineError>
+}
+
+/**
+ * What the Watcher is doing.
+ *
+ * @since 0.1.0
+ */
+export type Status = Syncing | Live | Retrying | Stopped
+
+/** The constructor type `Data.TaggedError` returns, spelled out so the public API has explicit types. */
+type TaggedErrorClass<Tag extends string, Fields> = new(
+  args: Fields
+) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<Fields>
+
+/**
+ * Fields of {@link EventsLagged}.
+ *
+ * @since 0.1.0
+ */
+export interface EventsLaggedFields {
+  /** How many events this subscriber missed. */
+  readonly missed: number
+  /** The configured event capacity it fell behind by. */
+  readonly capacity: number
+}
+
+const EventsLaggedBase: TaggedErrorClass<"EventsLagged", EventsLaggedFields> = Data.TaggedError("EventsLagged")
+
+/**
+ * An event subscriber fell more than `capacity` events behind and missed some. Its view is no
+ * longer complete: re-read the portfolio (e.g. {@link WatcherShape.subscribe} again).
+ *
+ * @since 0.1.0
+ */
+export class EventsLagged extends EventsLaggedBase {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `an event subscriber fell more than ${this.capacity} events behind and missed ${this.missed}`
+  }
+}
+
+/**
+ * A portfolio together with the events that follow it.
+ *
+ * @since 0.1.0
+ */
+export interface Subscription {
+  /** The portfolio at the moment of subscribing. */
+  readonly portfolio: Portfolio.Portfolio
+  /**
+   * Every event after `portfolio`, in order: replaying them onto it with
+   * {@link Portfolio.applyChange} gives the Watcher's current portfolio. Run it once.
+   */
+  readonly events: Stream.Stream<WatcherEvent, EventsLagged>
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What the Watcher offers.
+ *
+ * @since 0.1.0
+ */
+export interface WatcherShape {
+  /**
+   * The current portfolio, and a stream of its versions (`SubscriptionRef.changes`). Read it;
+   * do not set it. Versions share structure, so a slow reader of `changes` costs little memory.
+   */
+  readonly portfolio: SubscriptionRef.SubscriptionRef<Portfolio.Portfolio>
+  /**
+   * The lifecycle events from the moment the stream starts running, one subscription per run.
+   * A subscriber never slows the Watcher or other subscribers: one that falls `eventCapacity`
+   * events behind fails with {@link EventsLagged} (or, with `onLag: "slide"`, silently misses
+   * the oldest). Ends when the Watcher stops.
+   */
+  readonly events: Stream.Stream<WatcherEvent, EventsLagged>
+  /** The current portfolio and the events that follow it, without a gap or an overlap. */
+  readonly subscribe: Effect.Effect<Subscription, never, Scope.Scope>
+  /** Completes after the first successful sync; fails if the Watcher stops before one. */
+  readonly ready: Effect.Effect<void, EngineError>
+  /** What the Watcher is doing: syncing, live, retrying (with the last error), or stopped. */
+  readonly status: SubscriptionRef.SubscriptionRef<Status>
+}
+
+/**
+ * The Watcher service.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect, Stream } from "effect"
+ * import { Portfolio, Watcher } from "effect-whalewatcher"
+ *
+ * const program = Effect.gen(function*() {
+ *   const watcher = yield* Watcher.Watcher
+ *   yield* watcher.ready
+ *   const { portfolio, events } = yield* watcher.subscribe
+ *   yield* Console.log(`${Portfolio.size(portfolio)} containers alive`)
+ *   yield* events.pipe(Stream.runForEach((event) => Console.log(event._tag, event.container.name)))
+ * })
+ * // provide Watcher.layer() and an EngineClient, e.g. ContainerdEngine.layerConfig()
+ * ```
+ * @since 0.1.0
+ */
+export const Watcher: Context.Service<Watcher, WatcherShape> = Context.Service<Watcher, WatcherShape>(
+  "effect-whalewatcher/Watcher"
+)
+
+/**
+ * The identifier type of the {@link Watcher} service.
+ *
+ * @since 0.1.0
+ */
+export interface Watcher {
+  readonly _: unique symbol
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What a subscriber that falls behind gets:
+ * - `"fail"`: its stream fails with {@link EventsLagged}, so it knows its view is incomplete;
+ * - `"slide"`: it silently misses the oldest events it has not taken yet.
+ *
+ * @since 0.1.0
+ */
+export type LagStrategy = "fail" | "slide"
+
+/**
+ * Options of the Watcher.
+ *
+ * @since 0.1.0
+ */
+export interface WatcherOptions {
+  /**
+   * When to retry after a failed attempt; its input is the attempt's error. It restarts after
+   * every successful sync. Default: {@link retrySchedule}`()`.
+   */
+  readonly retry?: Schedule.Schedule<unknown, EngineError> | undefined
+  /** How many events a subscriber may fall behind (default 1024). */
+  readonly eventCapacity?: number | undefined
+  /** What happens to a subscriber that falls further behind (default `"fail"`). */
+  readonly onLag?: LagStrategy | undefined
+  /** How many `Started` events are completed at once with the engine's `resolveStarted` (default 8). */
+  readonly resolveConcurrency?: number | undefined
+}
+
+/**
+ * The default retry schedule, tunable: exponential backoff from `base` by `factor`, capped at
+ * `max`, jittered (±20%); retries every error whose `isRetryable` is true, for ever.
+ *
+ * @example
+ * ```ts
+ * import { Schedule } from "effect"
+ * import { Watcher } from "effect-whalewatcher"
+ *
+ * // faster retries, and give up after 10 failed attempts in a row
+ * const layer = Watcher.layer({
+ *   retry: Watcher.retrySchedule({ base: "50 millis", max: "2 seconds" }).pipe(Schedule.upTo({ times: 10 }))
+ * })
+ * ```
+ * @since 0.1.0
+ */
+export const retrySchedule = (options: {
+  /** The first delay (default 250 ms). */
+  readonly base?: Duration.Input | undefined
+  /** The longest delay before jitter (default 10 s). */
+  readonly max?: Duration.Input | undefined
+  /** Growth per attempt (default 2). */
+  readonly factor?: number | undefined
+} = {}): Schedule.Schedule<Duration.Duration, EngineError> =>
+  Schedule.min([
+    Schedule.exponential(options.base ?? "250 millis", options.factor ?? 2),
+    Schedule.spaced(options.max ?? "10 seconds")
+  ]).pipe(
+    Schedule.jittered,
+    Schedule.setInputType<EngineError>(),
+    Schedule.while(({ input }) => input.isRetryable)
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+/** One published event and its position; `event` undefined marks the end of all events. */
+interface Envelope {
+  readonly sequence: number
+  readonly event: WatcherEvent | undefined
+}
+
+const endOfEvents: Envelope = { sequence: -1, event: undefined }
+
+/** Whether a failed look-up means the container is already gone (then its start is ignored). */
+const isGone = (error: EngineError): boolean =>
+  error._tag === "ContainerNotFound" || error._tag === "ProcesslessContainer"
+
+/**
+ * Starts a Watcher in the current scope (the scope's end stops it and ends every subscription).
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: WatcherOptions = {}
+): Effect.Effect<WatcherShape, never, EngineClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const engine = yield* EngineClient
+    const schedule = options.retry ?? retrySchedule()
+    const capacity = options.eventCapacity ?? 1024
+    const onLag = options.onLag ?? "fail"
+    const resolveConcurrency = options.resolveConcurrency ?? 8
+
+    const portfolio = yield* SubscriptionRef.make(Portfolio.empty)
+    const status = yield* SubscriptionRef.make<Status>({ _tag: "Syncing", attempt: 1 })
+    const ready = yield* Deferred.make<void, EngineError>()
+    // Sliding: publishing never waits, so a slow subscriber cannot stall the Watcher or others;
+    // the sequence numbers let each subscriber notice what it missed.
+    const pubsub = yield* PubSub.sliding<Envelope>(capacity)
+    yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
+    // Held while the portfolio and its events are published, so that `subscribe` sees both or neither.
+    const publishing = yield* Semaphore.make(1)
+    let nextSequence = 0
+    const publishSlice = Math.max(1, Math.floor(capacity / 2))
+
+    const publish = (next: Portfolio.Portfolio, events: ReadonlyArray<WatcherEvent>): Effect.Effect<void> =>
+      publishing.withPermit(Effect.uninterruptible(Effect.gen(function*() {
+        if (next !== portfolio.value) yield* SubscriptionRef.set(portfolio, next)
+        // In slices, giving subscribers a turn in between: a burst larger than the capacity
+        // (e.g. a resync) must not make every subscriber lag, only those that cannot keep up.
+        for (let offset = 0; offset < events.length; offset += publishSlice) {
+          if (offset > 0) yield* Effect.yieldNow
+          const slice = events.slice(offset, offset + publishSlice)
+          yield* PubSub.publishAll(pubsub, slice.map((event) => ({ sequence: nextSequence++, event })))
+        }
+      })))
+
+    /**
+     * The events of one PubSub subscription. The position is kept per subscription, not per
+     * run, and events are pulled one at a time: a run that stops early (e.g. `Stream.take`)
+     * loses nothing, and the next run continues where it stopped.
+     */
+    const eventsFrom = (
+      subscription: PubSub.Subscription<Envelope>,
+      first: number
+    ): Stream.Stream<WatcherEvent, EventsLagged> => {
+      let expected = first
+      let ended = false
+      let lagged: EventsLagged | undefined
+      const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<WatcherEvent>, EventsLagged> = Effect.suspend(() => {
+        if (lagged !== undefined) return Effect.fail(lagged)
+        if (ended) return Cause.done()
+        return Effect.flatMap(
+          PubSub.take(subscription),
+          ({ event, sequence }): Pull.Pull<Arr.NonEmptyReadonlyArray<WatcherEvent>, EventsLagged> => {
+            if (event === undefined) {
+              ended = true
+              return Cause.done()
+            }
+            if (sequence !== expected && onLag === "fail") {
+              lagged = new EventsLagged({ missed: sequence - expected, capacity })
+              return Effect.fail(lagged)
+            }
+            expected = sequence + 1
+            return Effect.succeed([event])
+          }
+        )
+      })
+      return Stream.fromPull(Effect.succeed(pull))
+    }
+
+    const subscribe: Effect.Effect<Subscription, never, Scope.Scope> = publishing.withPermit(
+      Effect.map(PubSub.subscribe(pubsub), (subscription) => ({
+        portfolio: portfolio.value,
+        events: eventsFrom(subscription, nextSequence)
+      }))
+    )
+
+    const resolve = (event: ContainerEvent.Started): Effect.Effect<Container.Container | undefined, EngineError> =>
+      engine.resolveStarted(event).pipe(
+        Effect.catchIf(isGone, () => Effect.succeed(undefined))
+      )
+
+    /**
+     * Applies engine events in order. The look-ups of all `Started` events the portfolio does
+     * not know are made concurrently first; a start whose look-up turns out unneeded (or
+     * missing, after an earlier event of the batch changed the picture) is settled in order.
+     */
+    const applyEvents = (
+      start: Portfolio.Portfolio,
+      batch: ReadonlyArray<ContainerEvent.ContainerEvent>
+    ): Effect.Effect<{ portfolio: Portfolio.Portfolio; events: Array<WatcherEvent> }, EngineError> =>
+      Effect.gen(function*() {
+        const lookups = batch.filter((event): event is ContainerEvent.Started =>
+          event._tag === "Started" && !Portfolio.isKnownInstance(start, event.id, event.pid)
+        )
+        const resolved = new Map<ContainerEvent.Started, Container.Container | undefined>()
+        yield* Effect.forEach(lookups, (event) => Effect.map(resolve(event), (c) => resolved.set(event, c)), {
+          concurrency: resolveConcurrency,
+          discard: true
+        })
+        let current = start
+        const events: Array<WatcherEvent> = []
+        for (const event of batch) {
+          let applied: Portfolio.Applied
+          if (event._tag === "Started") {
+            if (Portfolio.isKnownInstance(current, event.id, event.pid)) continue
+            const container = resolved.has(event) ? resolved.get(event) : yield* resolve(event)
+            if (container === undefined) continue
+            applied = Portfolio.applyStarted(current, container)
+          } else {
+            applied = Portfolio.applyEvent(current, event)
+          }
+          current = applied.portfolio
+          for (const change of applied.changes) events.push({ ...change, timestamp: event.timestamp })
+        }
+        return { portfolio: current, events }
+      })
+
+    const streamEnded = new EngineUnavailable({
+      address: engine.api,
+      operation: "events",
+      reason: "ConnectionLost",
+      detail: "the event stream ended"
+    })
+
+    /** Syncs from a live subscription whose events go to `inbox`, then follows them. */
+    const syncAndFollow = (
+      inbox: Queue.Queue<ContainerEvent.ContainerEvent>,
+      firstSync: boolean,
+      onSynced: Effect.Effect<void>
+    ): Effect.Effect<never, EngineError> =>
+      Effect.gen(function*() {
+        const listed = yield* engine.list
+        // Let the events that reached the subscription during the list into the inbox first
+        // (a few scheduler turns, while it still grows), so that they count as "during the list".
+        for (let turns = 0, size = -1; turns < 16 && Queue.sizeUnsafe(inbox) !== size; turns++) {
+          size = Queue.sizeUnsafe(inbox)
+          yield* Effect.yieldNow
+        }
+        const fresh = Portfolio.fromContainers(listed)
+        const duringList = Portfolio.skipReflected(fresh, yield* Queue.clear(inbox))
+        const synced = yield* applyEvents(fresh, duringList)
+        // All or nothing: a sync that was published must also count as done (for the next diff).
+        yield* Effect.uninterruptible(Effect.gen(function*() {
+          const now = yield* DateTime.now
+          const changes = firstSync ? [] : Portfolio.diff(portfolio.value, synced.portfolio)
+          yield* publish(synced.portfolio, changes.map((change) => ({ ...change, timestamp: now })))
+          yield* onSynced
+          yield* SubscriptionRef.set(status, { _tag: "Live", since: now })
+          yield* Deferred.succeed(ready, undefined)
+        }))
+        yield* Stream.fromQueue(inbox).pipe(
+          Stream.runForEachArray((batch) =>
+            Effect.flatMap(applyEvents(portfolio.value, batch), (applied) => publish(applied.portfolio, applied.events))
+          )
+        )
+        return yield* Effect.never
+      })
+
+    /** One attempt, in its own scope: subscribe, sync, follow events until something fails. */
+    const attempt = (
+      number: number,
+      firstSync: boolean,
+      onSynced: Effect.Effect<void>
+    ): Effect.Effect<never, EngineError> =>
+      Effect.scoped(Effect.gen(function*() {
+        yield* SubscriptionRef.set(status, { _tag: "Syncing", attempt: number })
+        const engineEvents = yield* engine.subscribe
+        // Our own buffer, to tell which events arrived during the list.
+        const inbox = yield* Queue.unbounded<ContainerEvent.ContainerEvent>()
+        const broken = yield* Deferred.make<never, EngineError>()
+        yield* engineEvents.pipe(
+          Stream.runForEachArray((events) => Queue.offerAll(inbox, events)),
+          Effect.andThen(Effect.fail(streamEnded)),
+          Effect.catchCause((cause) => Deferred.failCause(broken, cause)),
+          Effect.forkScoped
+        )
+        // A broken subscription ends the attempt at once, whatever it is doing (listing, looking up).
+        return yield* Effect.raceFirst(syncAndFollow(inbox, firstSync, onSynced), Deferred.await(broken))
+      }))
+
+    const stop = (cause: Cause.Cause<EngineError>) =>
+      Effect.gen(function*() {
+        yield* Effect.logError("effect-whalewatcher: the watcher stopped", cause)
+        yield* SubscriptionRef.set(status, { _tag: "Stopped", cause })
+        yield* Deferred.failCause(ready, cause)
+        yield* PubSub.end(pubsub, endOfEvents)
+      })
+
+    const run = Effect.gen(function*() {
+      let step = yield* Schedule.toStep(schedule)
+      let everSynced = false
+      let failedAttempts = 0
+      while (true) {
+        let synced = false
+        const exit = yield* Effect.exit(
+          attempt(failedAttempts + 1, !everSynced, Effect.sync(() => synced = everSynced = true))
+        )
+        if (synced) {
+          // Reset after every successful sync: a long healthy period must not use up the schedule.
+          step = yield* Schedule.toStep(schedule)
+          failedAttempts = 0
+        }
+        if (Exit.isSuccess(exit)) continue
+        const error = Cause.findErrorOption(exit.cause)
+        if (Option.isNone(error)) return yield* stop(exit.cause)
+        failedAttempts++
+        const now = yield* Clock.currentTimeMillis
+        const next = yield* Effect.exit(step(now, error.value))
+        if (Exit.isFailure(next)) return yield* stop(Cause.fail(error.value))
+        const delay = next.value[1]
+        yield* Effect.logDebug("effect-whalewatcher: retrying", error.value)
+        // The timer starts before the status tells: whoever sees "Retrying" (e.g. a test moving
+        // a TestClock on) can rely on it. No timer for a zero delay: at once is at once.
+        const wait = yield* Effect.forkChild(Duration.isZero(delay) ? Effect.yieldNow : Effect.sleep(delay), {
+          startImmediately: true
+        })
+        yield* SubscriptionRef.set(status, {
+          _tag: "Retrying",
+          error: error.value,
+          attempt: failedAttempts + 1,
+          delay,
+          nextAttemptAt: DateTime.makeUnsafe(now + Duration.toMillis(delay))
+        })
+        yield* Fiber.join(wait)
+      }
+    })
+    yield* Effect.forkScoped(run)
+
+    return {
+      portfolio,
+      events: Stream.unwrap(Effect.map(subscribe, (subscription) => subscription.events)),
+      subscribe,
+      ready: Deferred.await(ready),
+      status
+    }
+  })
+
+/**
+ * The Watcher as a layer; provide an {@link EngineClient} (e.g. `ContainerdEngine.layerConfig()`,
+ * or `FakeEngine` in tests). Closing the layer's scope stops the Watcher.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Watcher } from "effect-whalewatcher"
+ * import { ContainerdEngine } from "effect-whalewatcher/containerd"
+ *
+ * const WatcherLive = Watcher.layer({ eventCapacity: 4096 }).pipe(Layer.provide(ContainerdEngine.layerConfig()))
+ * ```
+ * @since 0.1.0
+ */
+export const layer = (options: WatcherOptions = {}): Layer.Layer<Watcher, never, EngineClient> =>
+  Layer.effect(Watcher, make(options))
