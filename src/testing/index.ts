@@ -6,3 +6,4 @@
  */
 export * as FakeContainerd from "./FakeContainerd.ts"
 export * as ContainerdSandbox from "./ContainerdSandbox.ts"
+export * as FakeEngine from "./FakeEngine.ts"
