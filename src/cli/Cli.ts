@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Layer, References } from "effect"
+import { Console, Effect, Layer, References, type Stdio, type Terminal } from "effect"
 import { CliConfig, CliOutput, Command, GlobalFlag, TerminalCapabilities } from "effect/cli"
 import { DefaultAddress } from "../containerd/ContainerdConnection.ts"
 import type { Connector, GlobalFlags } from "./Connector.ts"
@@ -16,6 +16,7 @@ import { ls } from "./ls.ts"
 import { root } from "./rootCommand.ts"
 import { terminalSafe, terminalSafeLines } from "./sanitize.ts"
 import { version } from "./version.ts"
+import { watch } from "./watch.ts"
 
 /**
  * The whole command tree.
@@ -27,9 +28,9 @@ export const whalewatcher: Command.Command<
   GlobalFlags,
   GlobalFlags,
   UsageError | CommandFailed,
-  Connector
+  Connector | Stdio.Stdio | Terminal.Terminal
 > = root.pipe(
-  Command.withSubcommands([ls, inspect, events]),
+  Command.withSubcommands([ls, watch, events, inspect]),
   Command.withExamples([
     { command: "whalewatcher ls", description: "the alive containers, grouped by compose project" },
     { command: "whalewatcher --address /run/k3s/containerd/containerd.sock ls -A", description: "another containerd, every namespace" },

@@ -189,9 +189,11 @@ export const describeUnavailable = (
     case "DeadlineExceeded":
       return [`containerd at ${address} did not answer ${error.operation} in time${detail(error.detail)}`]
     case "ConnectionLost":
-    case "Unavailable":
-    case "Closed":
       return [`lost the connection to containerd at ${address} during ${error.operation}${detail(error.detail)}`]
+    case "Unavailable":
+      return [`containerd at ${address} is unavailable${detail(error.detail)}`]
+    case "Closed":
+      return [`the connection to containerd at ${address} was closed`]
   }
 }
 

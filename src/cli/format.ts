@@ -169,7 +169,8 @@ export const tableRow = (
 
 /**
  * Cuts a line to at most `width` terminal cells (by grapheme, so nothing is split in half),
- * marking the cut with `…`. The line must hold no escape sequences.
+ * marking the cut with `…`. Our own colour sequences (SGR) take no room and are kept; the line
+ * must hold no other escape sequences (user text is made terminal-safe first).
  *
  * @since 0.1.0
  */
@@ -177,14 +178,25 @@ export const truncate = (line: string, width: number): string => {
   if (CliOutput.displayWidth(line) <= width) return line
   let result = ""
   let used = 0
-  for (const { segment } of segmenter.segment(line)) {
-    const cells = CliOutput.displayWidth(segment)
-    if (used + cells > width - 1) break
-    result += segment
-    used += cells
+  let styled = false
+  for (const part of line.split(sgrSequence)) {
+    if (sgrSequence.test(part)) {
+      result += part
+      styled = true
+      continue
+    }
+    for (const { segment } of segmenter.segment(part)) {
+      const cells = CliOutput.displayWidth(segment)
+      if (used + cells > width - 1) return `${result}…${styled ? "\x1b[0m" : ""}`
+      result += segment
+      used += cells
+    }
   }
-  return `${result}…`
+  return result
 }
+
+/** One SGR sequence, captured so that `split` keeps it (a non-global regex: `test` keeps no state). */
+const sgrSequence = /(\x1b\[[0-9;]*m)/
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" })
 

@@ -142,7 +142,7 @@ describe("whalewatcher events", () => {
         }))
       assert.strictEqual(result.exitCode, ExitCode.EngineUnavailable)
       expect(result.stderr.split("\n").slice(1).join("\n")).toMatchInlineSnapshot(`
-        "whalewatcher: lost the connection to containerd at /run/containerd/containerd.sock during Events.Subscribe (connection lost)
+        "whalewatcher: containerd at /run/containerd/containerd.sock is unavailable (connection lost)
         "
       `)
     }))

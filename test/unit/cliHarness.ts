@@ -3,7 +3,7 @@
  * stderr captured, the engine a fake containerd (or whatever Connector a test gives), the
  * environment variables a test sets and nothing of the real process's.
  */
-import { ConfigProvider, Console, Effect, Fiber, FileSystem, Layer, Path, Stdio, Terminal } from "effect"
+import { type Cause, ConfigProvider, Console, Effect, Fiber, FileSystem, Layer, Path, Queue, Stdio, Terminal } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { ContainerdConnection } from "../../src/containerd/index.ts"
 import { run } from "../../src/cli/Cli.ts"
@@ -64,7 +64,11 @@ const environment = (args: ReadonlyArray<string>, options: CliOptions) =>
       Terminal.make({
         columns: Effect.succeed(options.columns ?? 100),
         rows: Effect.succeed(options.rows ?? 40),
-        size: Effect.die("unused"),
+        size: Effect.gen(function*() {
+          const sizes = yield* Queue.sliding<Terminal.Size, Cause.Done>(1)
+          Queue.offerUnsafe(sizes, { columns: options.columns ?? 100, rows: options.rows ?? 40 })
+          return sizes
+        }),
         readInput: Effect.die("unused"),
         readLine: Effect.die("unused"),
         display: () => Effect.void
@@ -146,3 +150,9 @@ export const withoutTimes = (text: string): string =>
   text
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "<timestamp>")
     .replace(/\b\d\d:\d\d:\d\d\b/g, "<hh:mm:ss>")
+
+/** The last frame a `watch` on a terminal drew, without its cursor and clearing sequences. */
+export const lastFrame = (stdout: string): string => {
+  const frames = stdout.split("\x1b[H").filter((chunk) => !chunk.startsWith("\x1b[2J"))
+  return (frames.at(-1) ?? "").replace(/\x1b\[K|\x1b\[J|\x1b\[\?25[hl]/g, "").trimEnd()
+}
