@@ -1,0 +1,260 @@
+/**
+ * The `whalewatcher` command as a separate process against a REAL containerd (the private one
+ * the ContainerdSandbox layer starts for this file): ls, inspect, events and watch, their output
+ * and exit codes, and a clean exit 0 on SIGTERM. The command runs on the runtime that runs the
+ * tests (Node through tsx, Deno or Bun).
+ */
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { ExitCode } from "../../src/cli/errors.ts"
+import { ContainerdSandbox } from "../../src/testing/index.ts"
+
+const root = fileURLToPath(new URL("../..", import.meta.url))
+const entry = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
+
+/** How this runtime runs a TypeScript entry point. */
+const command: ReadonlyArray<string> = "Deno" in globalThis
+  ? [process.execPath, "run", "-A", entry]
+  : process.versions["bun"] !== undefined
+  ? [process.execPath, entry]
+  : [process.execPath, "--import", "tsx", entry]
+
+interface Finished {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs the command. With `until`, it is stopped with SIGTERM as soon as its output satisfies
+ * `until`; `onReady` runs once it printed its first line on stderr (events) or stdout (watch).
+ */
+const whalewatcher = (
+  args: ReadonlyArray<string>,
+  options: {
+    readonly until?: (stdout: string) => boolean
+    readonly onReady?: (() => Promise<void>) | undefined
+    readonly readyOn?: "stdout" | "stderr"
+  } = {}
+) =>
+  Effect.callback<Finished>((resume) => {
+    const child = spawn(command[0]!, [...command.slice(1), ...args], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" }
+    })
+    let stdout = ""
+    let stderr = ""
+    let ready = false
+    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000)
+    const checkReady = (text: string) => {
+      if (!ready && options.onReady !== undefined && text.includes("\n")) {
+        ready = true
+        options.onReady().catch((error: unknown) => {
+          stderr += `\n[test] driving the engine failed: ${String(error)}`
+          stop()
+        })
+      }
+    }
+    let stopped = false
+    // process.kill rather than child.kill: Deno reports a child it signalled itself as killed by
+    // the signal, whatever exit code the child chose.
+    const stop = () => {
+      if (stopped || child.pid === undefined) return
+      stopped = true
+      process.kill(child.pid, "SIGTERM")
+    }
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (options.readyOn === "stdout") checkReady(stdout)
+      if (options.until?.(stdout)) stop()
+    })
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString()
+      if (options.readyOn !== "stdout") checkReady(stderr)
+    })
+    child.on("close", (code) => {
+      clearTimeout(killer)
+      resume(Effect.succeed({ code, stdout, stderr }))
+    })
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+const jsonLines = (stdout: string) =>
+  stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+
+// Namespaces unique to this run: runc keeps state per namespace/id outside the sandbox.
+const run = Math.random().toString(36).slice(2, 8)
+
+layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on a real containerd", (it) => {
+  it.effect("ls and inspect: tables, JSON, not found and processless", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+      const ns = `cli-${run}`
+      const [webPid, dbPid] = yield* Effect.all([
+        sandbox.run({ id: "web", namespace: ns, labels: { "nerdctl/name": "web", "com.docker.compose.project": "shop" } }),
+        sandbox.run({ id: "db", namespace: ns, labels: { "com.docker.compose.project": "shop", tier: "back" } }),
+        sandbox.run({ id: "tool", namespace: ns }),
+        sandbox.create({ id: "idle", namespace: ns })
+      ], { concurrency: "unbounded" })
+      const [toolPid] = (yield* sandbox.tasks(ns)).filter((task) => task.id === "tool").map((task) => task.pid)
+      yield* sandbox.pause(ns, "db")
+      const address = ["--address", sandbox.socketPath, "-n", ns]
+
+      const [table, json, found, foundJson, missing, processless] = yield* Effect.all([
+        whalewatcher([...address, "ls"]),
+        whalewatcher(["ls", "--json", ...address]),
+        whalewatcher([...address, "inspect", `${ns}/web`]),
+        whalewatcher([...address, "inspect", `${ns}/db`, "--json"]),
+        whalewatcher([...address, "inspect", "nothing"]),
+        whalewatcher([...address, "inspect", `${ns}/idle`])
+      ], { concurrency: 3 })
+
+      assert.strictEqual(table.code, ExitCode.Ok, table.stderr)
+      const width = `${ns}/tool`.length
+      const pidWidth = Math.max(3, ...[webPid, dbPid, toolPid].map((pid) => String(pid).length))
+      const row = (id: string, name: string, pid: string, state: string) =>
+        `  ${id.padEnd(width)}  ${name.padEnd(width)}  ${pid.padStart(pidWidth)}  ${state}`
+      assert.strictEqual(
+        table.stdout,
+        [
+          "PROJECT shop",
+          row("ID", "NAME", "PID", "STATE"),
+          row(`${ns}/db`, `${ns}/db`, String(dbPid), "paused"),
+          row(`${ns}/web`, `${ns}/web`, String(webPid), "running"),
+          "",
+          "NO PROJECT",
+          row("ID", "NAME", "PID", "STATE"),
+          row(`${ns}/tool`, `${ns}/tool`, String(toolPid), "running"),
+          ""
+        ].join("\n")
+      )
+
+      assert.strictEqual(json.code, ExitCode.Ok, json.stderr)
+      assert.deepStrictEqual(JSON.parse(json.stdout), [
+        {
+          id: `${ns}/db`,
+          name: `${ns}/db`,
+          project: "shop",
+          pid: dbPid,
+          paused: true,
+          labels: { "com.docker.compose.project": "shop", tier: "back" }
+        },
+        { id: `${ns}/tool`, name: `${ns}/tool`, project: "", pid: toolPid, paused: false, labels: {} },
+        {
+          id: `${ns}/web`,
+          name: `${ns}/web`,
+          project: "shop",
+          pid: webPid,
+          paused: false,
+          labels: { "nerdctl/name": "web", "com.docker.compose.project": "shop" }
+        }
+      ])
+
+      assert.strictEqual(found.code, ExitCode.Ok, found.stderr)
+      assert.strictEqual(
+        found.stdout,
+        [
+          `ID         ${ns}/web`,
+          `NAME       ${ns}/web`,
+          "PROJECT    shop",
+          `NAMESPACE  ${ns}`,
+          `PID        ${webPid}`,
+          "STATE      running",
+          "LABELS     com.docker.compose.project=shop",
+          "           nerdctl/name=web",
+          ""
+        ].join("\n")
+      )
+      assert.strictEqual(foundJson.code, ExitCode.Ok, foundJson.stderr)
+      assert.deepStrictEqual(JSON.parse(foundJson.stdout), {
+        id: `${ns}/db`,
+        name: `${ns}/db`,
+        project: "shop",
+        namespace: ns,
+        pid: dbPid,
+        paused: true,
+        labels: { "com.docker.compose.project": "shop", tier: "back" }
+      })
+
+      assert.deepStrictEqual(missing, {
+        code: ExitCode.NotFound,
+        stdout: "",
+        stderr: "whalewatcher: no container named or with ID \"nothing\"\n"
+      })
+      assert.deepStrictEqual(processless, {
+        code: ExitCode.NotFound,
+        stdout: "",
+        stderr:
+          `whalewatcher: container "${ns}/idle" has no running process: it was created and never started, or it has exited\n`
+      })
+      yield* Effect.all(["web", "db", "tool", "idle"].map((name) => sandbox.remove(ns, name)), { concurrency: "unbounded" })
+    }))
+
+  it.effect("events --json: started, paused, unpaused, exited; exit 0 on SIGTERM", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+      const ns = `clievents-${run}`
+      const result = yield* whalewatcher(["events", "--json", "-n", ns], {
+        onReady: () =>
+          Effect.runPromise(Effect.gen(function*() {
+            yield* sandbox.run({ id: "job", namespace: ns, labels: { "nerdctl/name": "batch" } })
+            yield* sandbox.pause(ns, "job")
+            yield* sandbox.resume(ns, "job")
+            yield* sandbox.kill(ns, "job")
+          })),
+        until: (stdout) => stdout.includes("\"exited\"")
+      }).pipe(withAddress(sandbox.socketPath))
+      assert.strictEqual(result.code, ExitCode.Ok, result.stderr)
+      assert.match(result.stderr, /^whalewatcher: following events at \S+ \(0 containers alive\); Ctrl-C ends\n$/)
+      const lines = jsonLines(result.stdout)
+      assert.deepStrictEqual(lines.map((line) => [line["type"], line["id"], line["name"], line["project"]]), [
+        ["started", `${ns}/job`, `${ns}/batch`, ""],
+        ["paused", `${ns}/job`, `${ns}/batch`, ""],
+        ["unpaused", `${ns}/job`, `${ns}/batch`, ""],
+        ["exited", `${ns}/job`, `${ns}/batch`, ""]
+      ])
+      for (const line of lines) {
+        assert.isNumber(line["pid"])
+        assert.match(String(line["timestamp"]), /^\d{4}-\d\d-\d\dT/)
+      }
+      yield* sandbox.remove(ns, "job")
+    }))
+
+  it.effect("watch --json: ready with the alive containers, then a start and a pause; exit 0 on SIGTERM", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+      const ns = `cliwatch-${run}`
+      yield* sandbox.run({ id: "old", namespace: ns })
+      let newPid = 0
+      const result = yield* whalewatcher(["--address", sandbox.socketPath, "watch", "--json", "--namespace", ns], {
+        readyOn: "stdout",
+        onReady: () =>
+          Effect.runPromise(Effect.gen(function*() {
+            newPid = yield* sandbox.run({ id: "new", namespace: ns, labels: { "com.docker.compose.project": "lab" } })
+            yield* sandbox.pause(ns, "new")
+          })),
+        until: (stdout) => stdout.includes("\"type\":\"paused\"")
+      })
+      assert.strictEqual(result.code, ExitCode.Ok, result.stderr)
+      assert.strictEqual(result.stderr, "")
+      assert.deepStrictEqual(jsonLines(result.stdout), [
+        { type: "ready", containers: 1 },
+        { type: "started", id: `${ns}/new`, name: `${ns}/new`, project: "lab", pid: newPid, paused: false },
+        { type: "paused", id: `${ns}/new`, name: `${ns}/new`, project: "lab", pid: newPid, paused: true }
+      ])
+      yield* Effect.all([sandbox.remove(ns, "old"), sandbox.remove(ns, "new")], { concurrency: "unbounded" })
+    }))
+})
+
+/** Runs the effect with CONTAINERD_ADDRESS set (so the command finds the socket without --address). */
+const withAddress = (socketPath: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      process.env["CONTAINERD_ADDRESS"] = `unix://${socketPath}`
+    }),
+    () => effect,
+    () => Effect.sync(() => delete process.env["CONTAINERD_ADDRESS"])
+  )
