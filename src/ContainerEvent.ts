@@ -142,4 +142,4 @@ export const typeName = (event: { readonly _tag: ContainerEvent["_tag"] }): stri
  *
  * @since 0.1.0
  */
-export const isoTimestamp = (event: EventBase): string => DateTime.formatIso(event.timestamp)
+export const isoTimestamp = (event: { readonly timestamp: DateTime.Utc }): string => DateTime.formatIso(event.timestamp)

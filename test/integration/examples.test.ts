@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process"
 import * as path from "node:path"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
 
@@ -143,4 +143,25 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
         }))
     })
   }
+})
+
+describe("npm run demo", () => {
+  it.effect("shows the scene live (moby never), then tears everything down and exits 0", () =>
+    Effect.gen(function*() {
+      const result = yield* runExample(runtimes["node"]!, "demo.ts", ["--json"], {})
+      assert.strictEqual(result.code, 0, result.stderr)
+      const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+      assert.deepStrictEqual(lines[0], { type: "ready", containers: 4 })
+      assert.deepStrictEqual(lines.slice(1).map((l) => `${l["type"]} ${l["id"]}`), [
+        "started demo/shop-worker",
+        "unpaused demo/shop-db",
+        "updated hello",
+        "exited demo/shop-api",
+        "paused demo/shop-web"
+      ])
+      assert.strictEqual(lines[3]?.["project"], "greetings")
+      const directory = /private containerd at (\S+)\/containerd\.sock/.exec(result.stderr)?.[1]
+      assert.isString(directory, result.stderr)
+      assert.isFalse(yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.access(directory!).then(() => true, () => false))))
+    }))
 })
