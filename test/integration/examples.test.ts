@@ -27,7 +27,7 @@ interface Finished {
 
 /**
  * Runs an example; when `until` is given, waits until stdout satisfies it (calling `whenReady` once
- * the program printed its first line on stderr), then sends SIGTERM.
+ * the program printed its first line), then sends SIGTERM.
  */
 const runExample = (
   runtime: ReadonlyArray<string>,
@@ -45,17 +45,22 @@ const runExample = (
     let stderr = ""
     let readyCalled = false
     const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-      if (options.until?.(stdout)) child.kill("SIGTERM")
-    })
-    // Long-running examples say on stderr when they are watching.
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-      if (options.whenReady !== undefined && !readyCalled && stderr.includes("\n")) {
+    // Long-running examples print a first line (events.ts on stderr, watch.ts its ready line on
+    // stdout) once they are watching.
+    const checkReady = () => {
+      if (options.whenReady !== undefined && !readyCalled && (stdout + stderr).includes("\n")) {
         readyCalled = true
         void options.whenReady()
       }
+    }
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      checkReady()
+      if (options.until?.(stdout)) child.kill("SIGTERM")
+    })
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString()
+      checkReady()
     })
     child.on("close", (code, signal) => {
       clearTimeout(timer)
@@ -140,6 +145,36 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
             assert.strictEqual(line["project"], "")
           }
           yield* sandbox.remove(namespace, id)
+        }))
+
+      it.effect("watch.ts --json prints ready, then each change, and exits 0 on SIGTERM", () =>
+        Effect.gen(function*() {
+          const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+          const namespace = `wx-${name}`
+          const id = `w-${run}`
+          yield* sandbox.run({ id: `old-${run}`, namespace })
+          const drive = Effect.gen(function*() {
+            yield* sandbox.run({ id, namespace, labels: { "nerdctl/name": "wally", "com.docker.compose.project": "zoo" } })
+            yield* sandbox.pause(namespace, id)
+            yield* sandbox.kill(namespace, `old-${run}`)
+          })
+          const result = yield* runExample(runtime, "watch.ts", ["--json", "--address", sandbox.socketPath], {
+            whenReady: () => Effect.runPromise(drive),
+            until: (stdout) => stdout.includes("\"type\":\"exited\"")
+          })
+          assert.strictEqual(result.code, 0, `exit ${result.code} ${result.signal} ${result.stderr}`)
+          const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+          assert.strictEqual(lines[0]?.["type"], "ready")
+          assert.isAtLeast(lines[0]?.["containers"] as number, 1)
+          const ours = lines.slice(1).filter((l) => String(l["id"]).startsWith(`${namespace}/`))
+          assert.deepStrictEqual(ours.map((l) => [l["type"], l["id"], l["name"], l["project"], l["paused"]]), [
+            ["started", `${namespace}/${id}`, `${namespace}/wally`, "zoo", false],
+            ["paused", `${namespace}/${id}`, `${namespace}/wally`, "zoo", true],
+            ["exited", `${namespace}/old-${run}`, `${namespace}/old-${run}`, "", false]
+          ])
+          for (const line of ours) assert.isNumber(line["pid"])
+          yield* sandbox.remove(namespace, id)
+          yield* sandbox.remove(namespace, `old-${run}`)
         }))
     })
   }
