@@ -36,6 +36,7 @@ export interface EngineSelection {
   readonly address: string
   /** Where {@link address} came from, for error messages. */
   readonly addressSource: AddressSource
+  /** The namespaces whose containers are shown. */
   readonly namespaces: NamespaceSelection
 }
 
@@ -45,9 +46,13 @@ export interface EngineSelection {
  * @since 0.1.0
  */
 export interface GlobalFlags {
+  /** `--address PATH`. */
   readonly address: Option.Option<string>
+  /** Every `--namespace NS` / `-n NS`. */
   readonly namespace: ReadonlyArray<string>
+  /** `--all-namespaces` / `-A`. */
   readonly allNamespaces: boolean
+  /** Every `--ignore-namespace NS`. */
   readonly ignoreNamespace: ReadonlyArray<string>
 }
 
@@ -126,6 +131,7 @@ export const Connector: Context.Service<Connector, ConnectorShape> = Context.Ser
  * @since 0.1.0
  */
 export interface Connector {
+  /** Brands the identifier type. */
   readonly _: unique symbol
 }
 

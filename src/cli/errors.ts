@@ -72,7 +72,11 @@ const UsageErrorBase: TaggedErrorClass<"UsageError", UsageErrorFields> = Data.Ta
  * @since 0.1.0
  */
 export class UsageError extends UsageErrorBase {
-  /** @since 0.1.0 */
+  /**
+   * The problem, as it is printed.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return this.problem
   }
@@ -92,6 +96,7 @@ export type AddressSource = "flag" | "environment" | "default"
  * @since 0.1.0
  */
 export interface FailureReport {
+  /** The code the process exits with. */
   readonly exitCode: ExitCode
   /** Lines for stderr; empty when everything was said already (e.g. the usage help). */
   readonly lines: ReadonlyArray<string>
@@ -103,6 +108,7 @@ export interface FailureReport {
  * @since 0.1.0
  */
 export interface CommandFailedFields {
+  /** What to tell, and the exit code. */
   readonly report: FailureReport
 }
 
@@ -115,7 +121,11 @@ const CommandFailedBase: TaggedErrorClass<"CommandFailed", CommandFailedFields> 
  * @since 0.1.0
  */
 export class CommandFailed extends CommandFailedBase {
-  /** @since 0.1.0 */
+  /**
+   * The report's lines.
+   *
+   * @since 0.1.0
+   */
   override get message(): string {
     return this.report.lines.join("\n")
   }

@@ -23,11 +23,17 @@ import { terminalSafe } from "./sanitize.ts"
  * @since 0.1.0
  */
 export interface EventJson {
+  /** `started`, `exited`, `paused`, `unpaused` or `updated`. */
   readonly type: string
+  /** The container's display ID. */
   readonly id: string
+  /** The container's name, when known. */
   readonly name?: string
+  /** The container's compose project (`""` for none), when known. */
   readonly project?: string
+  /** The initial process's PID, when known. */
   readonly pid?: number
+  /** The engine's timestamp, ISO 8601. */
   readonly timestamp: string
 }
 

@@ -18,11 +18,17 @@ import { terminalSafe } from "./sanitize.ts"
  * @since 0.1.0
  */
 export interface ListedContainer {
+  /** The display ID. */
   readonly id: string
+  /** The name. */
   readonly name: string
+  /** The compose project, `""` for none. */
   readonly project: string
+  /** The initial process's PID. */
   readonly pid: number
+  /** Whether it is paused. */
   readonly paused: boolean
+  /** All its labels. */
   readonly labels: Readonly<Record<string, string>>
 }
 
@@ -70,11 +76,17 @@ export const inspectJson = (container: Container): string => {
  * @since 0.1.0
  */
 export interface Style {
+  /** Headings. */
   readonly bold: (text: string) => string
+  /** Column titles and asides. */
   readonly dim: (text: string) => string
+  /** Exits and failures. */
   readonly red: (text: string) => string
+  /** Starts and a live status. */
   readonly green: (text: string) => string
+  /** Paused containers, pauses, syncing. */
   readonly yellow: (text: string) => string
+  /** Other changes (unpaused, updated). */
   readonly cyan: (text: string) => string
 }
 
@@ -260,7 +272,9 @@ export const projectHeading = (project: string): string =>
  * @since 0.1.0
  */
 export interface RowNote {
+  /** The note, after the row. */
   readonly text: string
+  /** Emphasis of the row and its note. */
   readonly style: (text: string) => string
 }
 
@@ -331,12 +345,17 @@ export const inspectLines = (container: Container, style: Style): Array<string> 
 export interface EventFacts {
   /** `started`, `exited`, `paused`, `unpaused` or `updated`. */
   readonly type: string
+  /** The container's display ID. */
   readonly id: string
+  /** The container's name, when known. */
   readonly name?: string | undefined
+  /** The container's compose project, when known. */
   readonly project?: string | undefined
+  /** The PID, when known. */
   readonly pid?: number | undefined
   /** ISO 8601 or a clock time, as the caller prefers. */
   readonly time: string
+  /** For exits: the exit status, when the engine told. */
   readonly exitStatus?: number | undefined
 }
 

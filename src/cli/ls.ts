@@ -18,7 +18,9 @@ import { outputStyle, withEngine } from "./rootCommand.ts"
  * @since 0.1.0
  */
 export interface LabelFilter {
+  /** The label's key. */
   readonly key: string
+  /** The value it must have; any value when undefined. */
   readonly value?: string | undefined
 }
 

@@ -26,7 +26,7 @@ const stop = () => {
   stopping = true
   fiber.interruptUnsafe()
 }
-const onOutputError = (error: NodeJS.ErrnoException) => {
+const onOutputError = (error: Error & { readonly code?: string }) => {
   if (error.code !== "EPIPE") throw error
   stop()
 }

@@ -70,7 +70,7 @@ export const withEngine = <A, E, R>(
 ): Effect.Effect<
   A,
   Exclude<E, EngineError> | UsageError | CommandFailed,
-  Exclude<R, EngineClient | Scope.Scope> | Connector | Command.CommandContext<"whalewatcher">
+  Exclude<Exclude<R, EngineClient>, Scope.Scope> | Connector | Command.CommandContext<"whalewatcher">
 > =>
   Effect.gen(function*() {
     const selected = yield* selection
@@ -82,7 +82,7 @@ export const withEngine = <A, E, R>(
         isEngineError,
         (error) => Effect.fail(new CommandFailed({ report: describeEngineError(error, selected.addressSource) }))
       )
-    ) as Effect.Effect<A, Exclude<E, EngineError> | CommandFailed, Exclude<R, EngineClient | Scope.Scope>>
+    )
   })
 
 /**

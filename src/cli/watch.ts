@@ -32,11 +32,17 @@ import { enterScreen, frame, leaveScreen, recentEventCount, renderScreen } from 
  * @since 0.1.0
  */
 export interface WatchEventJson {
+  /** `started`, `exited`, `paused`, `unpaused` or `updated`. */
   readonly type: string
+  /** The container's display ID. */
   readonly id: string
+  /** The container's name. */
   readonly name: string
+  /** The container's compose project, `""` for none. */
   readonly project: string
+  /** The initial process's PID (for `exited`: the one that ended). */
   readonly pid: number
+  /** Whether the container is paused after the change. */
   readonly paused: boolean
 }
 

@@ -36,13 +36,17 @@ export const recentEventCount = 8
 export interface ScreenState {
   /** The engine's address, shown in the status line. */
   readonly address: string
+  /** The alive containers. */
   readonly portfolio: Portfolio.Portfolio
+  /** What the watcher is doing. */
   readonly status: Watcher.Status
   /** The latest events, oldest first, each with the (epoch) milliseconds it arrived at. */
   readonly recent: ReadonlyArray<{ readonly event: Watcher.WatcherEvent; readonly arrivedAt: number }>
   /** Now, in epoch milliseconds. */
   readonly now: number
+  /** The terminal's width, in cells. */
   readonly columns: number
+  /** The terminal's height, in lines. */
   readonly rows: number
 }
 
