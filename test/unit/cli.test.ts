@@ -249,8 +249,9 @@ describe("help, version and usage errors", () => {
 
         SUBCOMMANDS
           ls         the alive containers, grouped by project
-          inspect    one container's details
+          watch      a live view of the containers, until Ctrl-C
           events     lifecycle events as they happen
+          inspect    one container's details
 
         EXAMPLES
           # the alive containers, grouped by compose project
