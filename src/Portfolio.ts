@@ -502,10 +502,12 @@ export const applyEvent = (
 
 /**
  * Drops the buffered events a fresh list already reflects. Events that arrived while the list
- * was being taken are applied after it; for a listed container whose own `Started` event (same
- * PID) is among them, every earlier event for that ID concerned an older instance or is already
- * in the list, so it is dropped — without this a pause of an older instance would be applied to
- * the listed one (pause events carry no PID).
+ * was being taken are applied after it. For a listed container, the first buffered `Started`
+ * or `Exited` event of its listed PID marks where its listed instance's story begins: every
+ * earlier event for that ID concerned an older instance or is already in the list, so it is
+ * dropped — without this, a pause of an older instance would be applied to the listed one
+ * (pause events carry no PID). Starting from an `Exited` of the listed PID keeps the rare reuse
+ * of a PID by the next instance right.
  *
  * @since 0.1.0
  */
@@ -515,7 +517,10 @@ export const skipReflected = (
 ): ReadonlyArray<ContainerEvent.ContainerEvent> => {
   const anchors = new Map<string, number>()
   buffered.forEach((event, index) => {
-    if (event._tag === "Started" && isKnownInstance(listed, event.id, event.pid)) anchors.set(event.id, index)
+    if (
+      (event._tag === "Started" || event._tag === "Exited") && event.pid !== undefined &&
+      !anchors.has(event.id) && isKnownInstance(listed, event.id, event.pid)
+    ) anchors.set(event.id, index)
   })
   if (anchors.size === 0) return buffered
   return buffered.filter((event, index) => index >= (anchors.get(event.id) ?? 0))

@@ -197,6 +197,9 @@ describe("Portfolio", () => {
       assert.deepStrictEqual(Portfolio.skipReflected(portfolio, buffered), [started("a", 7), paused("a"), paused("b")])
       // without its start among the events, nothing is known to be old
       assert.deepStrictEqual(Portfolio.skipReflected(portfolio, [paused("a")]), [paused("a")])
+      // an exit of the listed PID before its start: the PID was reused; the exit must apply
+      const reused = [paused("a"), exited("a", 7), started("a", 7)]
+      assert.deepStrictEqual(Portfolio.skipReflected(portfolio, reused), [exited("a", 7), started("a", 7)])
     })
   })
 })
