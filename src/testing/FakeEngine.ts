@@ -129,6 +129,8 @@ export class FakeEngine {
   readonly journal: Array<JournalEntry> = []
   /** Delays added to calls, per operation (they use the Effect clock: a TestClock controls them). */
   readonly delays: Partial<Record<Operation, Duration.Input>> = {}
+  /** Every event the fake sent (to live subscriptions or not), in order. */
+  readonly history: Array<ContainerEvent> = []
   /** The address reported and named in errors. */
   readonly address: string
   /** This fake as an EngineClient (see {@link layer}). */
@@ -318,6 +320,11 @@ export class FakeEngine {
     this.#listHooks.push(hooks)
   }
 
+  /** Forgets the list hooks no list call has used yet. */
+  clearListHooks(): void {
+    this.#listHooks.length = 0
+  }
+
   /**
    * Fails the next `times` calls of `operation` (after their delay) with `error` (default: the
    * engine is unavailable, `ConnectionLost`). `times` may be `Infinity`; {@link heal} undoes it.
@@ -451,6 +458,7 @@ export class FakeEngine {
   }
 
   #emit(event: ContainerEvent): void {
+    this.history.push(event)
     for (const queue of this.#live) Queue.offerUnsafe(queue, event)
   }
 
