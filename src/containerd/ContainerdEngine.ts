@@ -298,8 +298,10 @@ export const make = (
           )
           // The first marker may be published before the server registered the subscription; one
           // published after it always comes back. Publish again, waiting a little longer each time
-          // (10, 20, 40 ... 160 ms), until one does.
-          let wait = 10
+          // (1, 2, 4 ... 160 ms), until one does. On containerd 1.6 the first marker is lost most
+          // of the time and a marker's round trip takes about 1 ms: starting at 1 ms makes a
+          // subscription live in ~3 ms instead of ~12 ms (bench/RESULTS.md, initial sync).
+          let wait = 1
           yield* Effect.suspend(() => {
             const waitNow = wait
             wait = Math.min(wait * 2, 160)
