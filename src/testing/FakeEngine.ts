@@ -106,7 +106,7 @@ const defaultLabelMapping: FakeLabelMapping = {
   project: (labels) => labels["com.docker.compose.project"] ?? ""
 }
 
-interface Record_ {
+interface ContainerRecord {
   readonly id: string
   readonly namespace: string
   labels: Readonly<Record<string, string>>
@@ -137,9 +137,9 @@ export class FakeEngine {
   readonly engine: EngineClientShape
 
   readonly #labelMapping: FakeLabelMapping
-  readonly #containers = new Map<string, Record_>()
+  readonly #containers = new Map<string, ContainerRecord>()
   readonly #live = new Set<Subscriber>()
-  readonly #failures: Record<Operation, Array<EngineError>> = {
+  readonly #failures: Record<Operation, Array<{ readonly error: EngineError; remaining: number }>> = {
     list: [],
     subscribe: [],
     resolveStarted: [],
@@ -330,8 +330,9 @@ export class FakeEngine {
    * engine is unavailable, `ConnectionLost`). `times` may be `Infinity`; {@link heal} undoes it.
    */
   failNext(operation: Operation, error?: EngineError, times = 1): void {
+    if (times <= 0) return
     const failure = error ?? this.#connectionLost(operation, "failure injected by the test")
-    for (let i = 0; i < Math.min(times, 1_000_000); i++) this.#failures[operation].push(failure)
+    this.#failures[operation].push({ error: failure, remaining: times })
   }
 
   /** Forgets all pending failures. */
@@ -405,8 +406,11 @@ export class FakeEngine {
       return Effect.andThen(
         delay === undefined ? Effect.void : Effect.sleep(delay),
         Effect.suspend(() => {
-          const failure = this.#failures[operation].shift()
-          return failure === undefined ? body() : Effect.fail(failure)
+          const failures = this.#failures[operation]
+          const failure = failures[0]
+          if (failure === undefined) return body()
+          if (--failure.remaining <= 0) failures.shift()
+          return Effect.fail(failure.error)
         })
       ).pipe(
         Effect.onExit((exit) =>
@@ -424,7 +428,7 @@ export class FakeEngine {
     })
   }
 
-  #record(id: string): Record_ {
+  #record(id: string): ContainerRecord {
     const record = this.#containers.get(id)
     if (record === undefined) throw new Error(`FakeEngine: no container ${id}`)
     return record
@@ -436,7 +440,7 @@ export class FakeEngine {
     return task
   }
 
-  #describe(record: Record_): Omit<Container, "pid" | "paused"> {
+  #describe(record: ContainerRecord): Omit<Container, "pid" | "paused"> {
     return {
       id: record.id,
       name: this.#labelMapping.name(record.id, record.labels),
@@ -446,14 +450,14 @@ export class FakeEngine {
     }
   }
 
-  #toContainer(record: Record_): Container | undefined {
+  #toContainer(record: ContainerRecord): Container | undefined {
     return record.task === undefined
       ? undefined
       : { ...this.#describe(record), pid: record.task.pid, paused: record.task.paused }
   }
 
   // containerd's task events carry neither name nor project
-  #eventBase(record: Record_): { timestamp: DateTime.Utc; id: string; namespace: string } {
+  #eventBase(record: ContainerRecord): { timestamp: DateTime.Utc; id: string; namespace: string } {
     return { timestamp: DateTime.nowUnsafe(), id: record.id, namespace: record.namespace }
   }
 
