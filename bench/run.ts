@@ -1,0 +1,335 @@
+/**
+ * `npm run bench` — every benchmark in one run, against baselines measured in the same run, on a
+ * private containerd the run starts and tears down (ContainerdSandbox). Prints a Markdown report
+ * and, in full mode, writes it to bench/RESULTS.md.
+ *
+ * `npm run bench -- --quick` (or BENCH_QUICK=1): tiny sizes and few rounds, so that CI can run
+ * every script end to end in about a minute; its numbers mean nothing and it writes no file
+ * unless `--out FILE` is given.
+ *
+ * Sections: 1 initial sync (bench/sync.ts), 2 per-event cost (bench/events.ts), 3 core throughput
+ * and memory with the fake engine (bench/core.ts, in its own `node --expose-gc` process),
+ * 4 transports on Node, Deno and Bun (bench/transport.ts, one process per runtime and client).
+ * `--only 1,4` runs some sections only, `--sizes 100,200` other sync sizes (for working on one).
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import process from "node:process"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { ContainerdSandbox } from "../src/testing/index.ts"
+import * as Events from "./events.ts"
+import { bareConnect } from "./lib/clients.ts"
+import { availableMemory, bin, describeMachine, type Machine, root } from "./lib/machine.ts"
+import { makeScene, type Scene } from "./lib/scene.ts"
+import { count, ms, ratio, summarize } from "./lib/stats.ts"
+import { renderSection, row, type Section, section, verdict } from "./lib/table.ts"
+import * as Sync from "./sync.ts"
+
+const args = process.argv.slice(2)
+const quick = args.includes("--quick") || process.env["BENCH_QUICK"] === "1"
+const option = (name: string): string | undefined => {
+  const index = args.indexOf(`--${name}`)
+  return index < 0 ? undefined : args[index + 1]
+}
+const only = option("only")?.split(",").map(Number)
+const runs = (sectionNumber: number) => only === undefined || only.includes(sectionNumber)
+const outFile = option("out") ?? (quick || only !== undefined ? undefined : path.join(root, "bench", "RESULTS.md"))
+
+const sizes = option("sizes")?.split(",").map(Number)
+const baseSettings = quick
+  ? {
+    sync: { sizes: [16], rounds: 3, warmupRounds: 1, startConcurrency: 4 },
+    events: { isolated: 3, burst: 5, burstConcurrency: 4, idleCalls: 20 },
+    transport: { unary: 200, stream: 2_000, runs: 1 }
+  }
+  : {
+    sync: { sizes: [100, 500, 1000], rounds: 15, warmupRounds: 3, startConcurrency: 8 },
+    events: { isolated: 30, burst: 50, burstConcurrency: 8, idleCalls: 200 },
+    transport: { unary: 1_000, stream: 50_000, runs: 3 }
+  }
+// `--sizes 100,200` overrides the sync sizes (for working on one).
+const settings = sizes === undefined ? baseSettings : { ...baseSettings, sync: { ...baseSettings.sync, sizes } }
+
+// -------------------------------------------------------------------------------------------------
+// Subprocesses
+// -------------------------------------------------------------------------------------------------
+
+interface Finished {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly seconds: number
+}
+
+/** Runs a command to its end (killed after `timeoutMs`); interrupting the effect kills it. */
+const runCommand = (command: ReadonlyArray<string>, timeoutMs: number): Effect.Effect<Finished> =>
+  Effect.callback<Finished>((resume) => {
+    const start = performance.now()
+    const child = spawn(command[0]!, command.slice(1), { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => stdout += chunk.toString())
+    child.stderr.on("data", (chunk: Buffer) => stderr += chunk.toString())
+    const timer = setTimeout(() => {
+      stderr += `\n(killed after ${timeoutMs} ms)`
+      child.kill("SIGKILL")
+    }, timeoutMs)
+    child.on("error", (error) => {
+      stderr += String(error)
+    })
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code, stdout, stderr, seconds: (performance.now() - start) / 1000 }))
+    })
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      child.kill("SIGKILL")
+    })
+  })
+
+const lastJsonLine = (text: string): any => {
+  const line = text.trim().split("\n").reverse().find((l) => l.startsWith("{"))
+  return line === undefined ? undefined : JSON.parse(line)
+}
+
+const firstLine = (text: string): string => text.trim().split("\n").find((l) => l.trim().length > 0)?.trim().slice(0, 200) ?? ""
+
+// -------------------------------------------------------------------------------------------------
+// Section 3: core (its own process, for --expose-gc and a clean heap)
+// -------------------------------------------------------------------------------------------------
+
+const coreSection = Effect.gen(function*() {
+  const result = section("3. Core throughput and memory (FakeEngine, no container engine; events/s: median (min–max))")
+  const finished = yield* runCommand(
+    [process.execPath, "--expose-gc", "--import", "tsx", path.join(root, "bench", "core.ts"), ...(quick ? ["--quick"] : [])],
+    600_000
+  )
+  const data = lastJsonLine(finished.stdout)
+  if (finished.code !== 0 || data === undefined) {
+    return yield* Effect.fail(new Error(`bench/core.ts failed (exit ${finished.code}): ${finished.stderr.slice(-2000)}`))
+  }
+  const rate = (s: { median: number; min: number; max: number }) => `${count(s.median)} (${count(s.min)}–${count(s.max)})`
+  result.rows.push(row("floor: Portfolio.applyEvent in a plain loop (pause/resume)", rate(data.floor)))
+  for (const [name, summary] of Object.entries<any>(data.watcher)) {
+    const [workload, subscribers] = name.split(", ")
+    const one = workload === "pause/resume" && subscribers === "1"
+    result.rows.push(row(`Watcher, ${workload}, ${subscribers} subscriber(s)`, rate(summary), {
+      baseline: workload === "pause/resume" ? "floor" : "",
+      ratio: workload === "pause/resume" ? ratio(data.floor.median, summary.median) + " slower" : "",
+      target: one ? ">= 200,000 events/s" : "",
+      verdict: one ? verdict(summary.median >= 200_000) : ""
+    }))
+  }
+  const heap = data.heap
+  if (heap !== undefined) {
+    result.rows.push(
+      row("heap per container, total without labels", `${heap.totalBytes.toFixed(0)} B`, {
+        target: "<= 2 KB",
+        verdict: verdict(heap.totalBytes <= 2048)
+      }),
+      row("  of which the Container values (id, name, project, namespace strings)", `${heap.containerBytes.toFixed(0)} B`),
+      row("  of which the portfolio's indexes (by ID, by project, by name)", `${heap.indexBytes.toFixed(0)} B`),
+      row(`labels, measured apart (${heap.labelsPerContainer} labels per container)`, `${heap.labelBytes.toFixed(0)} B`)
+    )
+  }
+  result.notes.push(
+    `${count(data.portfolioSize)} containers in the portfolio; ${count(data.eventsPerRun)} events per run, ${data.runs} runs after one warm-up run; the fake emits ${data.chunk} events per macrotask.`,
+    "Throughput runs from the first emitted event until every subscriber received the last announced event (0 subscribers: until the portfolio shows the last change). Subscribers run with an event capacity larger than the run, so catching up is measured rather than dropped.",
+    "mixed = pause, resume, label update, exit followed by a new start (each start is completed through the engine's resolveStarted), in equal parts.",
+    "Heap: `global.gc()` three times, then `process.memoryUsage().heapUsed`, before and after building 10,000 containers with 64-hex-digit IDs across 8 namespaces and their portfolio; labels are a shared empty object there and measured on their own."
+  )
+  return result
+})
+
+// -------------------------------------------------------------------------------------------------
+// Section 4: transports, under each runtime
+// -------------------------------------------------------------------------------------------------
+
+const runtimes: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+  ["node", [process.execPath, "--import", "tsx"]],
+  ["deno", [bin("deno"), "run", "-A"]],
+  ["bun", [bin("bun")]]
+]
+
+const transportSection = (socketPath: string) =>
+  Effect.gen(function*() {
+    const t = settings.transport
+    const result = section(
+      `4. Transport: ${count(t.unary)} sequential unary Version calls and a ${count(t.stream)}-message Events.Subscribe stream (real socket)`
+    )
+    const outcomes: Array<{ runtime: string; client: string; data: any; error?: string }> = []
+    for (const [runtime, command] of runtimes) {
+      for (const client of ["connect", "grpc-js"]) {
+        const finished = yield* runCommand([
+          ...command,
+          path.join(root, "bench", "transport.ts"),
+          "--socket",
+          socketPath,
+          "--client",
+          client,
+          "--unary",
+          String(t.unary),
+          "--stream",
+          String(t.stream),
+          "--runs",
+          String(t.runs)
+        ], 600_000)
+        const data = (() => {
+          try {
+            return lastJsonLine(finished.stdout)
+          } catch {
+            return undefined
+          }
+        })()
+        const error = finished.code === 0 && data?.error === undefined
+          ? undefined
+          : data?.error ?? `exit ${finished.code}: ${firstLine(finished.stderr) || firstLine(finished.stdout)}`
+        outcomes.push(error === undefined ? { runtime, client, data } : { runtime, client, data, error })
+      }
+    }
+    const find = (runtime: string, client: string) => outcomes.find((o) => o.runtime === runtime && o.client === client)
+    for (const outcome of outcomes) {
+      const name = `${outcome.data?.runtime ?? outcome.runtime}, ${outcome.client}`
+      if (outcome.error !== undefined) {
+        result.rows.push(row(`${name}`, `failed: ${outcome.error}`))
+        continue
+      }
+      const unary = summarize(outcome.data.unary.perCallMs)
+      const stream = summarize(outcome.data.stream.messagesPerSecond)
+      const peer = outcome.client === "connect" ? find(outcome.runtime, "grpc-js") : undefined
+      const peerUnary = peer?.error === undefined && peer?.data !== undefined ? summarize(peer.data.unary.perCallMs) : undefined
+      const peerStream = peer?.error === undefined && peer?.data !== undefined ? summarize(peer.data.stream.messagesPerSecond) : undefined
+      result.rows.push(
+        row(`${name}: unary, ms per call`, `${ms(unary.median)} (${ms(unary.min)}–${ms(unary.max)})`, {
+          baseline: peerUnary === undefined ? "" : "grpc-js",
+          ratio: peerUnary === undefined ? "" : ratio(unary.median, peerUnary.median)
+        }),
+        row(`${name}: stream, messages/s`, `${count(stream.median)} (${count(stream.min)}–${count(stream.max)})`, {
+          baseline: peerStream === undefined ? "" : "grpc-js",
+          ratio: peerStream === undefined ? "" : `${ratio(peerStream.median, stream.median)} slower`
+        })
+      )
+    }
+    const publishRates = outcomes.flatMap((o) => o.data?.stream?.publishedPerSecond === undefined ? [] : [o.data.stream.publishedPerSecond])
+    result.notes.push(
+      `Each runtime/client pair runs in its own process (\`node --import tsx\`, \`deno run -A\`, \`bun\`), one warm connection, after a warm-up; unary: ${t.runs === 1 ? "1 run" : `${t.runs} runs`} of ${count(t.unary)} calls (median per-call time of the runs, min–max); stream: ${t.runs} drained subscription(s) after one warm-up, median messages/s (min–max).`,
+      `Stream: the client subscribes (topic filter \`/bench/<random>\`), reads one primer, then stops reading; ${count(t.stream)} events are published with Events.Publish (32 in flight, from a second connection, connect-es) while HTTP/2 flow control holds them in containerd's per-subscriber queue; then the client drains them and only the drain is timed. It measures how fast a client receives, decodes and hands over small messages the server has ready, not how fast containerd accepts publishes (${count(Math.min(...publishRates))}–${count(Math.max(...publishRates))} publishes/s here).`,
+      "Ratios: connect-es time over grpc-js time on the same runtime (unary), grpc-js rate over connect-es rate (stream); above 1 means connect-es is slower."
+    )
+    return result
+  })
+
+// -------------------------------------------------------------------------------------------------
+// The report
+// -------------------------------------------------------------------------------------------------
+
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(" ")
+
+const render = (
+  machine: Machine,
+  sections: ReadonlyArray<Section>,
+  notes: ReadonlyArray<string>
+): string =>
+  [
+    `# Benchmarks${quick ? " (quick mode: tiny sizes, numbers not meaningful)" : ""}`,
+    "",
+    `Run on ${machine.date} by \`npm run bench${quick ? " -- --quick" : ""}\`. Every ratio compares numbers measured in this same run.`,
+    "",
+    "| machine | |",
+    "|---|---|",
+    ...machine.facts.map(([key, value]) => `| ${key} | ${value.replaceAll("|", "\\|")} |`),
+    "",
+    ...notes.map((note) => `- ${note}`),
+    "",
+    ...sections.flatMap((s) => [renderSection(s), ""])
+  ].join("\n")
+
+const main = Effect.gen(function*() {
+  const started = performance.now()
+  const sections: Array<Section> = []
+  const notes: Array<string> = [`load average (1, 5, 15 min) at start: ${loadAverage()}`]
+  const failures: Array<string> = []
+  const attempt = (title: string, effect: Effect.Effect<Section, unknown>) =>
+    Effect.gen(function*() {
+      console.error(`bench: ${title} ...`)
+      const exit = yield* Effect.exit(effect)
+      if (Exit.isSuccess(exit)) {
+        sections.push(exit.value)
+        console.error(renderSection(exit.value) + "\n")
+      } else {
+        const message = `${title} failed: ${String(exit.cause).slice(0, 3000)}`
+        failures.push(message)
+        console.error(message)
+      }
+    })
+
+  // The core benchmark first, before any container runs: it needs no engine and a quiet machine.
+  if (runs(3)) yield* attempt("3. core", coreSection)
+
+  let containerdVersion = "not started"
+  let scene: Scene | undefined
+  const needsEngine = runs(1) || runs(2) || runs(4)
+  if (needsEngine) {
+    const memoryBefore = yield* Effect.promise(availableMemory)
+    yield* Effect.acquireUseRelease(
+      Scope.make(),
+      (scope) =>
+        Effect.gen(function*() {
+          const sandboxStart = performance.now()
+          const context = yield* Layer.buildWithScope(ContainerdSandbox.layer(), scope)
+          const sandbox = Context.get(context, ContainerdSandbox.ContainerdSandbox)
+          notes.push(`containerd sandbox started in ${((performance.now() - sandboxStart) / 1000).toFixed(1)} s (${sandbox.directory})`)
+          const version = yield* Effect.promise(async () => {
+            const clients = bareConnect(sandbox.socketPath)
+            try {
+              return await clients.version.version({})
+            } finally {
+              clients.close()
+            }
+          })
+          containerdVersion = `${version.version} (revision ${version.revision}), private instance, CRI plugin disabled`
+          scene = makeScene(sandbox)
+          if (runs(4)) yield* attempt("4. transport", transportSection(sandbox.socketPath))
+          if (runs(1)) yield* attempt("1. sync", Sync.run(scene, settings.sync))
+          if (runs(2)) yield* attempt("2. events", Events.run(scene, settings.events))
+        }),
+      (scope, exit) =>
+        Effect.gen(function*() {
+          const teardownStart = performance.now()
+          yield* Scope.close(scope, exit)
+          const alive = scene === undefined ? 0 : scene.alive + scene.extra
+          notes.push(
+            `containers started: ${alive}, in ${scene?.setupSeconds.toFixed(1) ?? "0"} s for the sync sizes; ` +
+              `memory available before the sandbox ${(memoryBefore / 2 ** 30).toFixed(1)} GiB; ` +
+              `teardown (kill and delete every task and container, stop containerd, remove all traces) ${((performance.now() - teardownStart) / 1000).toFixed(1)} s`
+          )
+        })
+    )
+  }
+
+  notes.push(`load average at end: ${loadAverage()}; whole run ${((performance.now() - started) / 1000).toFixed(0)} s`)
+  const ordered = [...sections].sort((a, b) => a.title.localeCompare(b.title))
+  const machine = yield* Effect.promise(() => describeMachine(containerdVersion))
+  const report = render(machine, ordered, [...notes, ...failures.map((f) => `FAILED: ${f}`)])
+  console.log(report)
+  if (outFile !== undefined) {
+    yield* Effect.promise(() => fs.writeFile(outFile, report))
+    console.error(`bench: written to ${path.relative(root, outFile)}`)
+  }
+  if (failures.length > 0) process.exitCode = 1
+})
+
+const fiber = Effect.runFork(main)
+const stop = () => fiber.interruptUnsafe()
+process.once("SIGINT", stop)
+process.once("SIGTERM", stop)
+fiber.addObserver((exit) => {
+  process.removeListener("SIGINT", stop)
+  process.removeListener("SIGTERM", stop)
+  if (Exit.isFailure(exit)) {
+    console.error(String(exit.cause))
+    process.exitCode = 1
+  }
+})
