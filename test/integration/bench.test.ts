@@ -1,0 +1,51 @@
+/**
+ * The benchmarks must not rot: `npm run bench -- --quick` runs every benchmark script end to end
+ * (a private containerd, the Watcher, the fake engine, the transport script under Node, Deno and
+ * Bun) with tiny sizes. Only that it completes and prints its table is checked — never timings.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+
+const root = path.resolve(import.meta.dirname, "../..")
+
+const runQuickBench = () =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench", "run.ts"), "--quick"], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => stdout += chunk.toString())
+    child.stderr.on("data", (chunk: Buffer) => stderr += chunk.toString())
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+// The bench starts Deno and Bun itself; under those runtimes this file would only repeat it.
+const underNode = !("Deno" in globalThis) && !("Bun" in globalThis)
+
+describe.skipIf(!underNode)("npm run bench -- --quick", () => {
+  it("runs every benchmark, prints the table, and leaves no sandbox behind", async () => {
+    const { code, stdout, stderr } = await runQuickBench()
+    expect(code, stderr.slice(-4000)).toBe(0)
+    expect(stdout).toContain("| measurement | result | baseline | ratio | target | verdict |")
+    for (
+      const title of [
+        "### 1. Initial sync",
+        "### 2. Per-event cost",
+        "### 3. Core throughput and memory",
+        "### 4. Transport"
+      ]
+    ) expect(stdout).toContain(title)
+    expect(stdout).toMatch(/\| N=\d+ Watcher ready \|/)
+    expect(stdout).toMatch(/\| RPCs per start event, isolated \|/)
+    expect(stdout).toMatch(/\| node v\S+, connect: unary, ms per call \|/)
+    expect(stdout).not.toContain("FAILED:")
+    const directory = stdout.match(/containerd sandbox started in [\d.]+ s \((\/\S+)\)/)?.[1]
+    expect(directory).toBeDefined()
+    await expect(fs.stat(directory!)).rejects.toThrow()
+  }, 180_000)
+})
