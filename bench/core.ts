@@ -5,6 +5,9 @@
  * Run with `node --expose-gc --import tsx bench/core.ts [--quick]` (bench/run.ts does): heap
  * figures need `global.gc` to mean anything. Prints one JSON line on stdout.
  *
+ * Containers have display IDs like containerd's (`namespace/<64 hex digits>`, 8 namespaces): key
+ * length matters to hash maps.
+ *
  * Throughput: a Watcher holds a 10,000-container portfolio; the fake emits a stream of
  * engine events (pause, resume, ...) in chunks of 100 per macrotask — the way a socket delivers
  * them, not all at once — and the clock stops when every subscriber has received the last
@@ -56,7 +59,7 @@ const makeEvents = (ids: ReadonlyArray<string>, count: number, workload: Workloa
   const events: Array<ContainerEvent> = []
   for (let i = 0; events.length < count; i++) {
     const id = ids[i % ids.length]!
-    const namespace = "default"
+    const namespace = id.slice(0, id.indexOf("/"))
     const round = Math.floor(i / ids.length)
     if (workload === "pause/resume") {
       events.push({ _tag: round % 2 === 0 ? "Paused" : "Unpaused", id, namespace, timestamp })
@@ -102,7 +105,8 @@ const throughput = (subscribers: number, workload: Workload) =>
     const ids: Array<string> = []
     const pids = new Map<string, number>()
     for (let i = 0; i < portfolioSize; i++) {
-      const container = fake.add({ id: `c${i}`, labels: labelsOf(i) })
+      const namespace = namespaces[i % namespaces.length]!
+      const container = fake.add({ id: `${namespace}/${hexId(i)}`, namespace, labels: labelsOf(i) })
       ids.push(container.id)
       pids.set(container.id, container.pid)
     }
@@ -169,7 +173,16 @@ const throughput = (subscribers: number, workload: Workload) =>
 const pureFloor = (): Summary => {
   const containers: Array<Container> = []
   for (let i = 0; i < portfolioSize; i++) {
-    containers.push({ id: `c${i}`, name: `svc-${i}`, labels: labelsOf(i), pid: 1000 + i, project: `proj-${i % 25}`, paused: false, namespace: "default" })
+    const namespace = namespaces[i % namespaces.length]!
+    containers.push({
+      id: `${namespace}/${hexId(i)}`,
+      name: `${namespace}/svc-${i}`,
+      labels: labelsOf(i),
+      pid: 1000 + i,
+      project: `proj-${i % 25}`,
+      paused: false,
+      namespace
+    })
   }
   let portfolio = Portfolio.fromContainers(containers)
   const rates: Array<number> = []
