@@ -501,13 +501,13 @@ export const applyEvent = (
 }
 
 /**
- * Drops the buffered events a fresh list already reflects. Events that arrived while the list
- * was being taken are applied after it. For a listed container, the first buffered `Started`
- * or `Exited` event of its listed PID marks where its listed instance's story begins: every
- * earlier event for that ID concerned an older instance or is already in the list, so it is
- * dropped — without this, a pause of an older instance would be applied to the listed one
- * (pause events carry no PID). Starting from an `Exited` of the listed PID keeps the rare reuse
- * of a PID by the next instance right.
+ * Drops the buffered events a fresh list already reflects, where applying them would be wrong.
+ * Events that arrived while the list was being taken are applied after it, in order. That is
+ * right for every event but one kind: a pause (or resume) of an *older* instance of a listed
+ * container, as pause events carry no PID. So for each listed container whose listed instance
+ * begins among the buffered events (an older instance's exit, then a start, before the first
+ * event naming the listed PID), the events up to that exit are dropped: they are about older
+ * instances, and the list already shows what followed.
  *
  * @since 0.1.0
  */
@@ -515,13 +515,22 @@ export const skipReflected = (
   listed: Portfolio,
   buffered: ReadonlyArray<ContainerEvent.ContainerEvent>
 ): ReadonlyArray<ContainerEvent.ContainerEvent> => {
-  const anchors = new Map<string, number>()
+  // Per listed container: the last older-instance exit followed by a start, until the first
+  // event that names the listed PID (after which all events concern the listed instance or later).
+  const cut = new Map<string, number>()
+  const pendingExit = new Map<string, number>()
+  const settled = new Set<string>()
   buffered.forEach((event, index) => {
-    if (
-      (event._tag === "Started" || event._tag === "Exited") && event.pid !== undefined &&
-      !anchors.has(event.id) && isKnownInstance(listed, event.id, event.pid)
-    ) anchors.set(event.id, index)
+    const known = get(listed, event.id)
+    if (known === undefined || settled.has(event.id)) return
+    const namesListedPid = (event._tag === "Started" || event._tag === "Exited") && event.pid === known.pid
+    if (event._tag === "Started") {
+      const exit = pendingExit.get(event.id)
+      if (exit !== undefined) cut.set(event.id, exit)
+    }
+    if (namesListedPid) settled.add(event.id)
+    else if (event._tag === "Exited") pendingExit.set(event.id, index)
   })
-  if (anchors.size === 0) return buffered
-  return buffered.filter((event, index) => index >= (anchors.get(event.id) ?? 0))
+  if (cut.size === 0) return buffered
+  return buffered.filter((event, index) => index > (cut.get(event.id) ?? -1))
 }

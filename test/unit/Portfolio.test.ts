@@ -191,15 +191,27 @@ describe("Portfolio", () => {
       assert.strictEqual(Portfolio.get(restarted.portfolio, "a")?.pid, 8)
     })
 
-    it("skips buffered events a list already reflects", () => {
+    it("skips buffered events about older instances of a listed container", () => {
       // While listing: a (pid 6) was paused, exited, and started again as pid 7, the listed one.
       const buffered = [paused("a"), exited("a", 6), started("a", 7), paused("a"), paused("b")]
       assert.deepStrictEqual(Portfolio.skipReflected(portfolio, buffered), [started("a", 7), paused("a"), paused("b")])
-      // without its start among the events, nothing is known to be old
+      // an exit without a PID ends an older instance just as well
+      const pidless = [paused("a"), exited("a"), started("a", 7)]
+      assert.deepStrictEqual(Portfolio.skipReflected(portfolio, pidless), [started("a", 7)])
+    })
+
+    it("keeps buffered events that may concern the listed instance", () => {
+      // without the listed instance's start among the events, nothing is known to be old
       assert.deepStrictEqual(Portfolio.skipReflected(portfolio, [paused("a")]), [paused("a")])
-      // an exit of the listed PID before its start: the PID was reused; the exit must apply
+      // a repeated start of the listed instance does not make earlier events old
+      const repeated = [paused("a"), started("a", 7)]
+      assert.deepStrictEqual(Portfolio.skipReflected(portfolio, repeated), repeated)
+      // an exit of the listed PID (reused by the next instance) comes first: all of it applies
       const reused = [paused("a"), exited("a", 7), started("a", 7)]
-      assert.deepStrictEqual(Portfolio.skipReflected(portfolio, reused), [exited("a", 7), started("a", 7)])
+      assert.deepStrictEqual(Portfolio.skipReflected(portfolio, reused), reused)
+      // a late exit of an older instance with no start after it
+      const late = [exited("a", 6), paused("a")]
+      assert.deepStrictEqual(Portfolio.skipReflected(portfolio, late), late)
     })
   })
 })
