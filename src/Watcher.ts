@@ -14,6 +14,11 @@
  * Each attempt runs in its own scope: a failed attempt's subscription, list and look-ups are
  * interrupted before the next attempt starts.
  *
+ * Events fan out through a sliding PubSub: publishing never waits for a subscriber, so a slow
+ * one cannot stall the Watcher or the others. A subscriber that falls more than `eventCapacity`
+ * events behind learns it from a typed {@link EventsLagged} failure (by default) and can
+ * re-read the portfolio; with `onLag: "slide"` it silently skips the oldest events instead.
+ *
  * @since 0.1.0
  */
 import {
