@@ -11,7 +11,8 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Data, Predicate } from "effect"
+import { Predicate } from "effect"
+import { type TaggedErrorClass, taggedError } from "./internal/taggedError.ts"
 
 const TypeId = "~effect-whalewatcher/EngineError" as const
 
@@ -46,11 +47,6 @@ const reasonHints: Record<UnavailableReason, string> = {
   Closed: "the connection was closed by its scope"
 }
 
-/** The constructor type `Data.TaggedError` returns, spelled out so the public API has explicit types. */
-type TaggedErrorClass<Tag extends string, Fields> = new(
-  args: Fields
-) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<Fields>
-
 /**
  * Fields of {@link EngineUnavailable}.
  *
@@ -69,9 +65,7 @@ export interface EngineUnavailableFields {
   readonly cause?: unknown
 }
 
-const EngineUnavailableBase: TaggedErrorClass<"EngineUnavailable", EngineUnavailableFields> = Data.TaggedError(
-  "EngineUnavailable"
-)
+const EngineUnavailableBase: TaggedErrorClass<"EngineUnavailable", EngineUnavailableFields> = taggedError("EngineUnavailable")
 
 /**
  * The engine cannot be reached, or the connection to it broke.
@@ -129,9 +123,7 @@ export interface EngineRequestErrorFields {
   readonly cause?: unknown
 }
 
-const EngineRequestErrorBase: TaggedErrorClass<"EngineRequestError", EngineRequestErrorFields> = Data.TaggedError(
-  "EngineRequestError"
-)
+const EngineRequestErrorBase: TaggedErrorClass<"EngineRequestError", EngineRequestErrorFields> = taggedError("EngineRequestError")
 
 /**
  * The engine answered a request with an error status (for containerd: a gRPC status other than
@@ -172,9 +164,7 @@ export interface ContainerNotFoundFields {
   readonly nameOrId: string
 }
 
-const ContainerNotFoundBase: TaggedErrorClass<"ContainerNotFound", ContainerNotFoundFields> = Data.TaggedError(
-  "ContainerNotFound"
-)
+const ContainerNotFoundBase: TaggedErrorClass<"ContainerNotFound", ContainerNotFoundFields> = taggedError("ContainerNotFound")
 
 /**
  * No container with this name or ID exists (or it lives in a namespace the client ignores).
@@ -208,8 +198,7 @@ export interface ProcesslessContainerFields {
   readonly id: string
 }
 
-const ProcesslessContainerBase: TaggedErrorClass<"ProcesslessContainer", ProcesslessContainerFields> = Data
-  .TaggedError("ProcesslessContainer")
+const ProcesslessContainerBase: TaggedErrorClass<"ProcesslessContainer", ProcesslessContainerFields> = taggedError("ProcesslessContainer")
 
 /**
  * The container exists but has no initial process: it was created and never started, or its

@@ -26,7 +26,6 @@ import {
   Cause,
   Clock,
   Context,
-  Data,
   DateTime,
   Deferred,
   Duration,
@@ -49,6 +48,7 @@ import type * as ContainerEvent from "./ContainerEvent.ts"
 import { EngineClient } from "./EngineClient.ts"
 import { type EngineError, EngineUnavailable } from "./EngineError.ts"
 import * as Portfolio from "./Portfolio.ts"
+import { type TaggedErrorClass, taggedError } from "./internal/taggedError.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Events, status, errors
@@ -121,11 +121,6 @@ export interface Stopped {
  */
 export type Status = Syncing | Live | Retrying | Stopped
 
-/** The constructor type `Data.TaggedError` returns, spelled out so the public API has explicit types. */
-type TaggedErrorClass<Tag extends string, Fields> = new(
-  args: Fields
-) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<Fields>
-
 /**
  * Fields of {@link EventsLagged}.
  *
@@ -138,7 +133,7 @@ export interface EventsLaggedFields {
   readonly capacity: number
 }
 
-const EventsLaggedBase: TaggedErrorClass<"EventsLagged", EventsLaggedFields> = Data.TaggedError("EventsLagged")
+const EventsLaggedBase: TaggedErrorClass<"EventsLagged", EventsLaggedFields> = taggedError("EventsLagged")
 
 /**
  * An event subscriber fell more than `capacity` events behind and missed some. Its view is no

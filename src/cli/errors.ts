@@ -5,10 +5,11 @@
  * @since 0.1.0
  */
 import * as fs from "node:fs"
-import { Cause, Data } from "effect"
+import { Cause } from "effect"
 import { CliError } from "effect/cli"
 import { type EngineError, type EngineUnavailable, isEngineError } from "../EngineError.ts"
 import { terminalSafe } from "./sanitize.ts"
+import { type TaggedErrorClass, taggedError } from "../internal/taggedError.ts"
 
 /**
  * The exit codes, documented in `--help`.
@@ -48,11 +49,6 @@ export const exitCodeHelp: ReadonlyArray<readonly [code: ExitCode, meaning: stri
   [ExitCode.Failed, "containerd refused a request, or an unexpected error"]
 ]
 
-/** The constructor type `Data.TaggedError` returns, spelled out so the public API has explicit types. */
-type TaggedErrorClass<Tag extends string, Fields> = new(
-  args: Fields
-) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<Fields>
-
 /**
  * Fields of {@link UsageError}.
  *
@@ -63,7 +59,7 @@ export interface UsageErrorFields {
   readonly problem: string
 }
 
-const UsageErrorBase: TaggedErrorClass<"UsageError", UsageErrorFields> = Data.TaggedError("UsageError")
+const UsageErrorBase: TaggedErrorClass<"UsageError", UsageErrorFields> = taggedError("UsageError")
 
 /**
  * The command line parsed, but does not make sense: e.g. `--namespace` together with
@@ -112,7 +108,7 @@ export interface CommandFailedFields {
   readonly report: FailureReport
 }
 
-const CommandFailedBase: TaggedErrorClass<"CommandFailed", CommandFailedFields> = Data.TaggedError("CommandFailed")
+const CommandFailedBase: TaggedErrorClass<"CommandFailed", CommandFailedFields> = taggedError("CommandFailed")
 
 /**
  * A command failed for a reason already described for people (e.g. an engine error, described

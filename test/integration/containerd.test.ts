@@ -15,35 +15,11 @@ import { typeNameOf } from "../../src/containerd/internal/events.ts"
 import type { ContainerEvent } from "../../src/index.ts"
 import { EngineClient } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { openConnections, settledConnections } from "./connections.ts"
 
 // Container ids unique to this run: runc keeps state per namespace/id outside the sandbox.
 const run = Math.random().toString(36).slice(2, 8)
 const uid = (name: string) => `${name}-${run}`
-
-/** Connections to `socketPath` other than the listener, from /proc/net/unix (both ends show the path). */
-const openConnections = (socketPath: string) =>
-  Effect.promise(async () =>
-    (await fs.readFile("/proc/net/unix", "utf8")).split("\n").filter((line) => {
-      const columns = line.trim().split(/\s+/)
-      return columns.slice(7).join(" ") === socketPath && columns[3] !== "00010000"
-    }).length
-  )
-
-/**
- * The connection count once it has not changed for 200 ms (up to 3 s): Deno and Bun close a
- * session a moment after its scope closed, so an earlier test's connection may still be going.
- */
-const settledConnections = (socketPath: string) =>
-  Effect.gen(function*() {
-    let last = yield* openConnections(socketPath)
-    for (let stable = 0, rounds = 0; stable < 4 && rounds < 60; rounds++) {
-      yield* Effect.sleep("50 millis")
-      const now = yield* openConnections(socketPath)
-      stable = now === last ? stable + 1 : 0
-      last = now
-    }
-    return last
-  })
 
 const connectionIn = (address: string) =>
   Effect.map(

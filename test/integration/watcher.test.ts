@@ -3,12 +3,12 @@
  * a container, a restart of containerd with changes meanwhile converges to the truth announcing
  * exactly the difference, a slow subscriber delays nobody, and its scope closes everything.
  */
-import * as fs from "node:fs/promises"
 import { assert, describe, layer } from "@effect/vitest"
 import { Context, type Duration, Effect, Fiber, Layer, Option, Queue, Schedule, Stream, SubscriptionRef } from "effect"
 import { ContainerdEngine, NamespaceFilter } from "../../src/containerd/index.ts"
 import { Portfolio, Watcher } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { openConnections, settledConnections } from "./connections.ts"
 
 const run = Math.random().toString(36).slice(2, 8)
 
@@ -57,15 +57,6 @@ const watcherIn = (address: string, options: Watcher.WatcherOptions = {}) =>
   Effect.map(
     Layer.build(Watcher.layer(options).pipe(Layer.provide(ContainerdEngine.layerConfig({ address })))),
     (context) => Context.get(context, Watcher.Watcher)
-  )
-
-/** Connections to the socket other than its listener. */
-const openConnections = (socketPath: string) =>
-  Effect.promise(async () =>
-    (await fs.readFile("/proc/net/unix", "utf8")).split("\n").filter((line) => {
-      const columns = line.trim().split(/\s+/)
-      return columns.slice(7).join(" ") === socketPath && columns[3] !== "00010000"
-    }).length
   )
 
 layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a real containerd", (it) => {
@@ -233,8 +224,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
     it.effect("closing the watcher's scope closes its subscription and session", () =>
       Effect.gen(function*() {
         const sandbox = yield* ContainerdSandbox.ContainerdSandbox
-        yield* Effect.sleep("300 millis")
-        const baseline = yield* openConnections(sandbox.socketPath)
+        const baseline = yield* settledConnections(sandbox.socketPath)
         const ended = yield* Effect.gen(function*() {
           const watcher = yield* watcherIn(sandbox.socketPath)
           yield* watcher.ready
@@ -242,12 +232,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
           return yield* watcher.events.pipe(Stream.runDrain, Effect.exit, Effect.forkDetach)
         }).pipe(Effect.scoped)
         yield* Fiber.join(ended).pipe(Effect.timeout("5 seconds"))
-        let now = baseline + 1
-        for (let n = 0; n < 40 && now !== baseline; n++) {
-          yield* Effect.sleep("50 millis")
-          now = yield* openConnections(sandbox.socketPath)
-        }
-        assert.strictEqual(now, baseline)
+        assert.strictEqual(yield* settledConnections(sandbox.socketPath), baseline)
       }))
   })
 })

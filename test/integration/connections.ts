@@ -1,0 +1,31 @@
+/**
+ * Counting connections to a unix socket from /proc/net/unix, for tests that prove a scope closed
+ * its session.
+ */
+import * as fs from "node:fs/promises"
+import { Effect } from "effect"
+
+/** Connections to `socketPath` other than the listener (both ends of a connection show the path). */
+export const openConnections = (socketPath: string): Effect.Effect<number> =>
+  Effect.promise(async () =>
+    (await fs.readFile("/proc/net/unix", "utf8")).split("\n").filter((line) => {
+      const columns = line.trim().split(/\s+/)
+      return columns.slice(7).join(" ") === socketPath && columns[3] !== "00010000"
+    }).length
+  )
+
+/**
+ * The connection count once it has not changed for 200 ms (up to 3 s): Deno and Bun close a
+ * session a moment after its scope closed, so an earlier test's connection may still be going.
+ */
+export const settledConnections = (socketPath: string): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    let last = yield* openConnections(socketPath)
+    for (let stable = 0, rounds = 0; stable < 4 && rounds < 60; rounds++) {
+      yield* Effect.sleep("50 millis")
+      const now = yield* openConnections(socketPath)
+      stable = now === last ? stable + 1 : 0
+      last = now
+    }
+    return last
+  })
