@@ -45,7 +45,7 @@ const baseSettings = quick
     transport: { unary: 200, stream: 2_000, runs: 1 }
   }
   : {
-    sync: { sizes: [100, 500, 1000], rounds: 15, warmupRounds: 3, startConcurrency: 8 },
+    sync: { sizes: [100, 500, 1000], rounds: 21, warmupRounds: 3, startConcurrency: 8 },
     events: { isolated: 30, burst: 50, burstConcurrency: 8, idleCalls: 200 },
     transport: { unary: 1_000, stream: 50_000, runs: 3 }
   }
@@ -227,6 +227,17 @@ const transportSection = (socketPath: string) =>
 
 const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(" ")
 
+/** Every row that has a target, in one table: the verdicts at a glance. */
+const targets = (sections: ReadonlyArray<Section>): Section => {
+  const summary = section("Targets")
+  for (const s of sections) {
+    for (const r of s.rows) {
+      if (r.target !== "") summary.rows.push({ ...r, what: `${s.title.split(" ")[0]} ${r.what}` })
+    }
+  }
+  return summary
+}
+
 const render = (
   machine: Machine,
   sections: ReadonlyArray<Section>,
@@ -243,6 +254,8 @@ const render = (
     "",
     ...notes.map((note) => `- ${note}`),
     "",
+    renderSection(targets(sections)),
+    "",
     ...sections.flatMap((s) => [renderSection(s), ""])
   ].join("\n")
 
@@ -254,8 +267,13 @@ const main = Effect.gen(function*() {
   const attempt = (title: string, effect: Effect.Effect<Section, unknown>) =>
     Effect.gen(function*() {
       console.error(`bench: ${title} ...`)
+      const loadBefore = os.loadavg()[0]!.toFixed(2)
+      const sectionStart = performance.now()
       const exit = yield* Effect.exit(effect)
       if (Exit.isSuccess(exit)) {
+        exit.value.notes.push(
+          `Section time ${((performance.now() - sectionStart) / 1000).toFixed(0)} s; 1-minute load average ${loadBefore} at its start, ${os.loadavg()[0]!.toFixed(2)} at its end (other work on this machine shows here).`
+        )
         sections.push(exit.value)
         console.error(renderSection(exit.value) + "\n")
       } else {

@@ -34,7 +34,7 @@ import {
   totalCount
 } from "./lib/clients.ts"
 import { benchNamespaces, growTo, type Scene } from "./lib/scene.ts"
-import { ratio, spread, summarize, type Summary } from "./lib/stats.ts"
+import { ms, ratio, spread, summarize, type Summary } from "./lib/stats.ts"
 import { row, type Section, section, verdict } from "./lib/table.ts"
 
 export interface SyncSettings {
@@ -89,6 +89,8 @@ interface Measured {
   readonly watcherRpcs: ReadonlyMap<string, number>
   /** Marker publishes per Watcher sync, over all rounds. */
   readonly markersPerSync: number
+  /** Where a Watcher's ready time goes (all rounds, warm-up included). */
+  readonly breakdown: Readonly<Record<"toSubscribe" | "subscribe" | "toList" | "list" | "toReady", Summary>>
 }
 
 const measureSize = (
@@ -104,6 +106,13 @@ const measureSize = (
     let listRpcs = new Map<string, number>()
     let watcherRpcs = new Map<string, number>()
     let markers = 0
+    const breakdown = {
+      toSubscribe: [] as Array<number>,
+      subscribe: [] as Array<number>,
+      toList: [] as Array<number>,
+      list: [] as Array<number>,
+      toReady: [] as Array<number>
+    }
     let namespaces = 0
 
     const timePromise = (run: () => Promise<number>) =>
@@ -128,14 +137,30 @@ const measureSize = (
       ["liveFloor", Effect.map(timePromise(() => bareLiveSync(bare)), (r) => r.ms)],
       ["watcher", Effect.gen(function*() {
         counts.clear()
+        const stamps: Array<number> = []
+        const stamp = Effect.sync(() => stamps.push(performance.now()))
+        // The engine as the Watcher sees it, stamped where subscribe and list start and end.
+        const stamped: EngineClientShape = {
+          ...engine,
+          subscribe: Effect.andThen(stamp, Effect.tap(engine.subscribe, () => stamp)),
+          list: Effect.andThen(stamp, Effect.tap(engine.list, () => stamp))
+        }
         const start = performance.now()
         const ms = yield* Effect.scoped(Effect.gen(function*() {
           const context = yield* Layer.build(Watcher.layer())
           yield* Context.get(context, Watcher.Watcher).ready
           return performance.now() - start
-        }).pipe(Effect.provide(Layer.succeed(EngineClient, engine))))
+        }).pipe(Effect.provide(Layer.succeed(EngineClient, stamped))))
         watcherRpcs = new Map(counts)
         markers += counts.get("Events.Publish") ?? 0
+        const [subscribing, live, listing, listed] = stamps
+        if (listed !== undefined) {
+          breakdown.toSubscribe.push(subscribing! - start)
+          breakdown.subscribe.push(live! - subscribing!)
+          breakdown.toList.push(listing! - live!)
+          breakdown.list.push(listed - listing!)
+          breakdown.toReady.push(start + ms - listed)
+        }
         return ms
       })]
     ]
@@ -159,7 +184,14 @@ const measureSize = (
       watcher: summarize(samples.watcher),
       listRpcs,
       watcherRpcs,
-      markersPerSync: markers / (settings.warmupRounds + settings.rounds)
+      markersPerSync: markers / (settings.warmupRounds + settings.rounds),
+      breakdown: {
+        toSubscribe: summarize(breakdown.toSubscribe),
+        subscribe: summarize(breakdown.subscribe),
+        toList: summarize(breakdown.toList),
+        list: summarize(breakdown.list),
+        toReady: summarize(breakdown.toReady)
+      }
     }
   })
 
@@ -183,7 +215,8 @@ export const run = (scene: Scene, settings: SyncSettings): Effect.Effect<Section
       const growth = yield* growTo(scene, size, settings.startConcurrency)
       result.notes.push(
         `N = ${growth.requested}: ${growth.reached} containers alive after ${growth.seconds.toFixed(1)} s of setup ` +
-          `(${settings.startConcurrency} concurrent \`ctr run\`, ~${(scene.bytesPerContainer / 2 ** 20).toFixed(1)} MiB of memory each)` +
+          `(${settings.startConcurrency} concurrent \`ctr run\`; MemAvailable went down by ` +
+          `${(scene.memoryUsed / Math.max(1, scene.memoryMeasuredFor) / 2 ** 20).toFixed(1)} MiB per container started so far)` +
           (growth.limitedBy === undefined ? "" : `; stopped short by ${growth.limitedBy}`)
       )
       const m = yield* measureSize(engine, counts, bare, peer, growth.reached, settings)
@@ -210,6 +243,11 @@ export const run = (scene: Scene, settings: SyncSettings): Effect.Effect<Section
           target: "<= 1.2x (same RPCs)",
           verdict: verdict(m.watcher.median <= 1.2 * m.liveFloor.median)
         }),
+        row(
+          `${tag} Watcher ready, where the time goes (medians)`,
+          `start ${ms(m.breakdown.toSubscribe.median)} + subscribe until live ${ms(m.breakdown.subscribe.median)} + ` +
+            `${ms(m.breakdown.toList.median)} + list ${ms(m.breakdown.list.median)} + portfolio and ready ${ms(m.breakdown.toReady.median)}`
+        ),
         row(`${tag} RPCs of engine.list`, `${totalCount(m.listRpcs)} (${describeCounts(m.listRpcs)})`, {
           target: `1 + 2 x ${m.namespaces} = ${goal}`,
           verdict: verdict(totalCount(m.listRpcs) === goal)
@@ -223,6 +261,7 @@ export const run = (scene: Scene, settings: SyncSettings): Effect.Effect<Section
       )
     }
     result.notes.push(
+      "Where the Watcher's time goes: the Watcher runs on the engine wrapped to stamp the start and end of its subscribe (which returns once the marker came back) and of its list; the parts are medians over the rounds and need not add up to the median total.",
       `${settings.rounds} measured rounds per N after ${settings.warmupRounds} warm-up rounds; each round runs every contender once, in rotating order, each on its own warm connection.`,
       "floor = the list RPCs alone; live floor = what a gap-free sync must do first (Events.Subscribe, publish a marker until it is seen on the stream) plus the list RPCs, i.e. the same RPCs the Watcher issues.",
       `Namespaces: ${benchNamespaces.join(", ")}; containerd's Tasks.List asks every task's shim for its state, so the server's work grows with N for every client alike.`

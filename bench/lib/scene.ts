@@ -23,6 +23,9 @@ export interface Scene {
   bytesPerContainer: number
   /** Seconds spent starting containers, in total. */
   setupSeconds: number
+  /** MemAvailable consumed by starting containers, in total (bytes), and by how many. */
+  memoryUsed: number
+  memoryMeasuredFor: number
   /** A run id in every container id: runc keeps per-id state outside the sandbox. */
   readonly run: string
   /** Start counter for containers started by the event benchmark. */
@@ -34,6 +37,8 @@ export const makeScene = (sandbox: ContainerdSandbox.ContainerdSandboxShape): Sc
   alive: 0,
   bytesPerContainer: initialGuessBytes,
   setupSeconds: 0,
+  memoryUsed: 0,
+  memoryMeasuredFor: 0,
   run: Math.random().toString(36).slice(2, 8),
   extra: 0
 })
@@ -91,6 +96,8 @@ export const growTo = (scene: Scene, target: number, concurrency: number): Effec
       )
       scene.alive += batch
       const after = yield* Effect.promise(availableMemory)
+      scene.memoryUsed += before - after
+      scene.memoryMeasuredFor += batch
       // Page cache and containerd's own growth make single batches noisy: never go below the guess's half.
       scene.bytesPerContainer = Math.max(initialGuessBytes / 2, (before - after) / batch, scene.bytesPerContainer * 0.5)
     }
