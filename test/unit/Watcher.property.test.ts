@@ -97,7 +97,8 @@ const scenario = fc.record({
 })
 type Scenario = typeof scenario extends fc.Arbitrary<infer S> ? S : never
 
-const labels = (project: string): Record<string, string> => project === "" ? {} : { "com.docker.compose.project": project }
+const labels = (project: string): Record<string, string> =>
+  project === "" ? {} : { "com.docker.compose.project": project }
 
 /** Applies a change to the fake if it is possible in its current state. */
 const applyChange = (fake: FakeEngine.FakeEngine, change: Change): void => {
@@ -298,9 +299,8 @@ describe("Watcher (model-based)", () => {
         }
         const truth = fake.portfolio()
         if (!Portfolio.equals(portfolio, truth)) {
-          throw new Error(
-            `got ${JSON.stringify(Portfolio.containers(portfolio))}\nwant ${JSON.stringify(Portfolio.containers(truth))}`
-          )
+          const show = (p: Portfolio.Portfolio) => JSON.stringify(Portfolio.containers(p))
+          throw new Error(`got ${show(portfolio)}\nwant ${show(truth)}`)
         }
       }),
       { numRuns: runs * 2 }
