@@ -160,38 +160,42 @@ const transportSection = (socketPath: string) =>
       `4. Transport: ${count(t.unary)} sequential unary Version calls and a ${count(t.stream)}-message Events.Subscribe stream (real socket)`
     )
     const outcomes: Array<{ runtime: string; client: string; data: any; error?: string }> = []
+    const publishRates: Array<number> = []
     for (const [runtime, command] of runtimes) {
+      const finished = yield* runCommand([
+        ...command,
+        path.join(root, "bench", "transport.ts"),
+        "--socket",
+        socketPath,
+        "--clients",
+        "connect,grpc-js",
+        "--unary",
+        String(t.unary),
+        "--stream",
+        String(t.stream),
+        "--runs",
+        String(t.runs)
+      ], 900_000)
+      const data = (() => {
+        try {
+          return lastJsonLine(finished.stdout)
+        } catch {
+          return undefined
+        }
+      })()
+      if (typeof data?.publishedPerSecond === "number") publishRates.push(data.publishedPerSecond)
+      const label = data?.runtime ?? runtime
       for (const client of ["connect", "grpc-js"]) {
-        const finished = yield* runCommand([
-          ...command,
-          path.join(root, "bench", "transport.ts"),
-          "--socket",
-          socketPath,
-          "--client",
-          client,
-          "--unary",
-          String(t.unary),
-          "--stream",
-          String(t.stream),
-          "--runs",
-          String(t.runs)
-        ], 600_000)
-        const data = (() => {
-          try {
-            return lastJsonLine(finished.stdout)
-          } catch {
-            return undefined
-          }
-        })()
-        const error = finished.code === 0 && data?.error === undefined
-          ? undefined
-          : data?.error ?? `exit ${finished.code}: ${firstLine(finished.stderr) || firstLine(finished.stdout)}`
-        outcomes.push(error === undefined ? { runtime, client, data } : { runtime, client, data, error })
+        const result = data?.clients?.[client]
+        const error = result === undefined
+          ? data?.error ?? `exit ${finished.code}: ${firstLine(finished.stderr) || firstLine(finished.stdout)}`
+          : result.error
+        outcomes.push(error === undefined ? { runtime: label, client, data: result } : { runtime: label, client, data: result, error })
       }
     }
     const find = (runtime: string, client: string) => outcomes.find((o) => o.runtime === runtime && o.client === client)
     for (const outcome of outcomes) {
-      const name = `${outcome.data?.runtime ?? outcome.runtime}, ${outcome.client}`
+      const name = `${outcome.runtime}, ${outcome.client}`
       if (outcome.error !== undefined) {
         result.rows.push(row(`${name}`, `failed: ${outcome.error}`))
         continue
@@ -199,8 +203,9 @@ const transportSection = (socketPath: string) =>
       const unary = summarize(outcome.data.unary.perCallMs)
       const stream = summarize(outcome.data.stream.messagesPerSecond)
       const peer = outcome.client === "connect" ? find(outcome.runtime, "grpc-js") : undefined
-      const peerUnary = peer?.error === undefined && peer?.data !== undefined ? summarize(peer.data.unary.perCallMs) : undefined
-      const peerStream = peer?.error === undefined && peer?.data !== undefined ? summarize(peer.data.stream.messagesPerSecond) : undefined
+      const peerOk = peer !== undefined && peer.error === undefined
+      const peerUnary = peerOk ? summarize(peer.data.unary.perCallMs) : undefined
+      const peerStream = peerOk ? summarize(peer.data.stream.messagesPerSecond) : undefined
       result.rows.push(
         row(`${name}: unary, ms per call`, `${ms(unary.median)} (${ms(unary.min)}–${ms(unary.max)})`, {
           baseline: peerUnary === undefined ? "" : "grpc-js",
@@ -208,15 +213,15 @@ const transportSection = (socketPath: string) =>
         }),
         row(`${name}: stream, messages/s`, `${count(stream.median)} (${count(stream.min)}–${count(stream.max)})`, {
           baseline: peerStream === undefined ? "" : "grpc-js",
-          ratio: peerStream === undefined ? "" : `${ratio(peerStream.median, stream.median)} slower`
+          ratio: peerStream === undefined ? "" : ratio(stream.median, peerStream.median)
         })
       )
     }
-    const publishRates = outcomes.flatMap((o) => o.data?.stream?.publishedPerSecond === undefined ? [] : [o.data.stream.publishedPerSecond])
     result.notes.push(
-      `Each runtime/client pair runs in its own process (\`node --import tsx\`, \`deno run -A\`, \`bun\`), one warm connection, after a warm-up; unary: ${t.runs === 1 ? "1 run" : `${t.runs} runs`} of ${count(t.unary)} calls (median per-call time of the runs, min–max); stream: ${t.runs} drained subscription(s) after one warm-up, median messages/s (min–max).`,
-      `Stream: the client subscribes (topic filter \`/bench/<random>\`), reads one primer, then stops reading; ${count(t.stream)} events are published with Events.Publish (32 in flight, from a second connection, connect-es) while HTTP/2 flow control holds them in containerd's per-subscriber queue; then the client drains them and only the drain is timed. It measures how fast a client receives, decodes and hands over small messages the server has ready, not how fast containerd accepts publishes (${count(Math.min(...publishRates))}–${count(Math.max(...publishRates))} publishes/s here).`,
-      "Ratios: connect-es time over grpc-js time on the same runtime (unary), grpc-js rate over connect-es rate (stream); above 1 means connect-es is slower."
+      `One process per runtime (\`node --import tsx\`, \`deno run -A\`, \`bun\`) measures both libraries, each on its own warm connection, taking turns (who goes first alternates); unary: ${t.runs === 1 ? "1 round" : `${t.runs} rounds`} of ${count(t.unary)} calls per library after 300 warm-up calls (median per-call time of the rounds, min–max); stream: ${t.runs} drained subscription(s) per library after one warm-up drain, median messages/s (min–max).`,
+      `Stream: every subscription (topic filter \`/bench/<random>\`) reads one primer, then stops reading; ${count(t.stream)} events are published with Events.Publish (32 in flight, from a second connection, connect-es) while HTTP/2 flow control holds them in containerd's per-subscriber queue; then the subscriptions are drained one after the other, alternating between the libraries, and only each drain is timed. It measures how fast a client receives, decodes and hands over small messages the server has ready, not how fast containerd accepts publishes (${count(Math.min(...publishRates))}–${count(Math.max(...publishRates))} publishes/s here).`,
+      "grpc-js loads our proto/ files with @grpc/proto-loader and connects to `unix://<socket>`; where it fails on a runtime, the row says how.",
+      "Ratios compare connect-es with grpc-js on the same runtime: unary, connect-es time over grpc-js time (above 1: connect-es slower); stream, connect-es rate over grpc-js rate (below 1: connect-es slower)."
     )
     return result
   })
