@@ -26,6 +26,7 @@ const run = (args: ReadonlyArray<string>) => {
 
 run(["doc", "--lint", ...entryPoints])
 fs.rmSync(output, { recursive: true, force: true })
+fs.mkdirSync(output, { recursive: true })
 run(["doc", "--html", "--name=effect-whalewatcher", `--output=${output}`, ...entryPoints])
 
 const decodeEntities = (text: string) =>

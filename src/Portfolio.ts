@@ -316,7 +316,9 @@ const sortById = (values: Iterable<Container.Container>): Array<Container.Contai
  * @since 0.1.0
  */
 export interface Started {
+  /** The change's type. */
   readonly _tag: "Started"
+  /** The container after the change (for `Exited`: its last known state). */
   readonly container: Container.Container
 }
 
@@ -326,7 +328,9 @@ export interface Started {
  * @since 0.1.0
  */
 export interface Exited {
+  /** The change's type. */
   readonly _tag: "Exited"
+  /** The container after the change (for `Exited`: its last known state). */
   readonly container: Container.Container
   /** The exit status, when the engine reported it (never for exits noticed by a resync). */
   readonly exitStatus?: number | undefined
@@ -338,7 +342,9 @@ export interface Exited {
  * @since 0.1.0
  */
 export interface Paused {
+  /** The change's type. */
   readonly _tag: "Paused"
+  /** The container after the change (for `Exited`: its last known state). */
   readonly container: Container.Container
 }
 
@@ -348,7 +354,9 @@ export interface Paused {
  * @since 0.1.0
  */
 export interface Unpaused {
+  /** The change's type. */
   readonly _tag: "Unpaused"
+  /** The container after the change (for `Exited`: its last known state). */
   readonly container: Container.Container
 }
 
@@ -358,7 +366,9 @@ export interface Unpaused {
  * @since 0.1.0
  */
 export interface Updated {
+  /** The change's type. */
   readonly _tag: "Updated"
+  /** The container after the change (for `Exited`: its last known state). */
   readonly container: Container.Container
   /** The state before the change. */
   readonly previous: Container.Container
@@ -423,7 +433,9 @@ export const diff = (before: Portfolio, after: Portfolio): ReadonlyArray<Change>
  * @since 0.1.0
  */
 export interface Applied {
+  /** The portfolio after the event. */
   readonly portfolio: Portfolio
+  /** The changes to announce, in order. */
   readonly changes: ReadonlyArray<Change>
 }
 

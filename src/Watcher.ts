@@ -72,6 +72,7 @@ export type WatcherEvent = Portfolio.Change & {
  * @since 0.1.0
  */
 export interface Syncing {
+  /** The status's kind. */
   readonly _tag: "Syncing"
   /** 1 for the first attempt after start or after the last successful sync. */
   readonly attempt: number
@@ -83,6 +84,7 @@ export interface Syncing {
  * @since 0.1.0
  */
 export interface Live {
+  /** The status's kind. */
   readonly _tag: "Live"
   /** When the last successful sync completed. */
   readonly since: DateTime.Utc
@@ -94,12 +96,15 @@ export interface Live {
  * @since 0.1.0
  */
 export interface Retrying {
+  /** The status's kind. */
   readonly _tag: "Retrying"
   /** Why the last attempt failed. */
   readonly error: EngineError
   /** The number of the next attempt (counted since the last successful sync). */
   readonly attempt: number
+  /** How long the Watcher waits before the next attempt. */
   readonly delay: Duration.Duration
+  /** When the next attempt starts. */
   readonly nextAttemptAt: DateTime.Utc
 }
 
@@ -110,7 +115,9 @@ export interface Retrying {
  * @since 0.1.0
  */
 export interface Stopped {
+  /** The status's kind. */
   readonly _tag: "Stopped"
+  /** Why it stopped. */
   readonly cause: Cause.Cause<EngineError>
 }
 
@@ -142,7 +149,7 @@ const EventsLaggedBase: TaggedErrorClass<"EventsLagged", EventsLaggedFields> = t
  * @since 0.1.0
  */
 export class EventsLagged extends EventsLaggedBase {
-  /** @since 0.1.0 */
+  /** A sentence for people: how far behind the subscriber fell. */
   override get message(): string {
     return `an event subscriber fell more than ${this.capacity} events behind and missed ${this.missed}`
   }
@@ -222,6 +229,7 @@ export const Watcher: Context.Service<Watcher, WatcherShape> = Context.Service<W
  * @since 0.1.0
  */
 export interface Watcher {
+  /** Brands the identifier type; no value has it. */
   readonly _: unique symbol
 }
 

@@ -3,9 +3,15 @@
  *
  * @since 0.1.0
  */
+/** The Container model: what is known about one alive container. */
 export * as Container from "./Container.ts"
+/** Lifecycle events as an engine reports them. */
 export * as ContainerEvent from "./ContainerEvent.ts"
+/** The engine-neutral interface of a container engine client. */
 export * as EngineClient from "./EngineClient.ts"
+/** The typed errors of engine clients. */
 export * as EngineError from "./EngineError.ts"
+/** The immutable portfolio of alive containers, and its change rules. */
 export * as Portfolio from "./Portfolio.ts"
+/** The Watcher: an always-correct live portfolio from list-then-watch. */
 export * as Watcher from "./Watcher.ts"

@@ -46,9 +46,11 @@ export type Operation = "list" | "subscribe" | "resolveStarted" | "inspect"
  * @since 0.1.0
  */
 export interface JournalEntry {
+  /** Which engine operation. */
   readonly operation: Operation
   /** The call's number per operation, from 1. */
   readonly call: number
+  /** What happened to the call at this point. */
   readonly phase: "start" | "success" | "failure" | "interrupt"
 }
 
@@ -60,7 +62,9 @@ export interface JournalEntry {
  * @since 0.1.0
  */
 export interface ListHooks {
+  /** Runs just before the list's snapshot is taken. */
   readonly before?: (() => void) | undefined
+  /** Runs just after the list's snapshot is taken. */
   readonly after?: (() => void) | undefined
 }
 
@@ -72,6 +76,7 @@ export interface ListHooks {
 export interface ContainerSpec {
   /** The display ID. */
   readonly id: string
+  /** The container's labels (default none). */
   readonly labels?: Readonly<Record<string, string>> | undefined
   /** Default `"default"`. */
   readonly namespace?: string | undefined
@@ -84,7 +89,9 @@ export interface ContainerSpec {
  * @since 0.1.0
  */
 export interface FakeLabelMapping {
+  /** The container's name. */
   readonly name: (id: string, labels: Readonly<Record<string, string>>) => string
+  /** The container's compose project ("" for none). */
   readonly project: (labels: Readonly<Record<string, string>>) => string
 }
 
@@ -94,6 +101,7 @@ export interface FakeLabelMapping {
  * @since 0.1.0
  */
 export interface FakeEngineOptions {
+  /** How names and projects come from labels (default: nerdctl and compose labels). */
   readonly labelMapping?: FakeLabelMapping | undefined
   /** The PID of the first started process (default 1000); each start takes the next one. */
   readonly firstPid?: number | undefined
@@ -150,6 +158,7 @@ export class FakeEngine {
   #openSubscriptions = 0
   #nextPid: number
 
+  /** A fake engine with no containers; see {@link make}. */
   constructor(options: FakeEngineOptions = {}) {
     this.#labelMapping = options.labelMapping ?? defaultLabelMapping
     this.#nextPid = options.firstPid ?? 1000

@@ -4,6 +4,9 @@
  *
  * @since 0.1.0
  */
+/** A fake containerd on connect's router transport. */
 export * as FakeContainerd from "./FakeContainerd.ts"
+/** A real, private, throwaway containerd as a scoped layer. */
 export * as ContainerdSandbox from "./ContainerdSandbox.ts"
+/** A scriptable in-memory engine, and a Watcher over it. */
 export * as FakeEngine from "./FakeEngine.ts"
