@@ -40,12 +40,18 @@ const outFile = option("out") ?? (quick || only !== undefined ? undefined : path
 const sizes = option("sizes")?.split(",").map(Number)
 const baseSettings = quick
   ? {
-    sync: { sizes: [16], rounds: 3, warmupRounds: 1, startConcurrency: 4 },
+    sync: { sizes: [16], rounds: () => 3, warmupRounds: 1, settleMillis: 200, startConcurrency: 4 },
     events: { isolated: 3, burst: 5, burstConcurrency: 4, idleCalls: 20 },
     transport: { unary: 200, stream: 2_000, runs: 1 }
   }
   : {
-    sync: { sizes: [100, 500, 1000], rounds: 21, warmupRounds: 3, startConcurrency: 8 },
+    sync: {
+      sizes: [100, 500, 1000],
+      rounds: (n: number) => n <= 100 ? 61 : n <= 500 ? 31 : 21,
+      warmupRounds: 3,
+      settleMillis: 3_000,
+      startConcurrency: 8
+    },
     events: { isolated: 30, burst: 50, burstConcurrency: 8, idleCalls: 200 },
     transport: { unary: 1_000, stream: 50_000, runs: 3 }
   }

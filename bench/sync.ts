@@ -39,7 +39,13 @@ import { row, type Section, section, verdict } from "./lib/table.ts"
 
 export interface SyncSettings {
   readonly sizes: ReadonlyArray<number>
-  readonly rounds: number
+  /**
+   * Measured rounds for N containers: small syncs are short and noisy (a few ms of scheduling
+   * matter), so they get more rounds for the same confidence in their medians.
+   */
+  readonly rounds: (n: number) => number
+  /** Pause after starting containers, so that their shims have settled before timing starts. */
+  readonly settleMillis: number
   readonly warmupRounds: number
   readonly startConcurrency: number
 }
@@ -87,6 +93,7 @@ interface Measured {
   readonly listRpcs: ReadonlyMap<string, number>
   /** RPCs of one Watcher sync (the last round's). */
   readonly watcherRpcs: ReadonlyMap<string, number>
+  readonly rounds: number
   /** Marker publishes per Watcher sync, over all rounds. */
   readonly markersPerSync: number
   /** Where a Watcher's ready time goes (all rounds, warm-up included). */
@@ -166,7 +173,8 @@ const measureSize = (
     ]
 
     namespaces = (yield* Effect.promise(() => bare.namespaces.list({}))).namespaces.length
-    for (let round = 0; round < settings.warmupRounds + settings.rounds; round++) {
+    const rounds = settings.rounds(n)
+    for (let round = 0; round < settings.warmupRounds + rounds; round++) {
       // Rotate who goes first, so no contender always runs right after the same other one.
       for (let k = 0; k < contenders.length; k++) {
         const [name, measure] = contenders[(round + k) % contenders.length]!
@@ -184,7 +192,8 @@ const measureSize = (
       watcher: summarize(samples.watcher),
       listRpcs,
       watcherRpcs,
-      markersPerSync: markers / (settings.warmupRounds + settings.rounds),
+      rounds,
+      markersPerSync: markers / (settings.warmupRounds + rounds),
       breakdown: {
         toSubscribe: summarize(breakdown.toSubscribe),
         subscribe: summarize(breakdown.subscribe),
@@ -219,6 +228,7 @@ export const run = (scene: Scene, settings: SyncSettings): Effect.Effect<Section
           `${(scene.memoryUsed / Math.max(1, scene.memoryMeasuredFor) / 2 ** 20).toFixed(1)} MiB per container started so far)` +
           (growth.limitedBy === undefined ? "" : `; stopped short by ${growth.limitedBy}`)
       )
+      yield* Effect.sleep(settings.settleMillis)
       const m = yield* measureSize(engine, counts, bare, peer, growth.reached, settings)
       const tag = `N=${m.n}`
       const listOnly = withoutSubscription(m.watcherRpcs)
@@ -262,7 +272,7 @@ export const run = (scene: Scene, settings: SyncSettings): Effect.Effect<Section
     }
     result.notes.push(
       "Where the Watcher's time goes: the Watcher runs on the engine wrapped to stamp the start and end of its subscribe (which returns once the marker came back) and of its list; the parts are medians over the rounds and need not add up to the median total.",
-      `${settings.rounds} measured rounds per N after ${settings.warmupRounds} warm-up rounds; each round runs every contender once, in rotating order, each on its own warm connection.`,
+      `Measured rounds: ${settings.sizes.map((n) => `${settings.rounds(n)} for N = ${n}`).join(", ")}, each after ${settings.warmupRounds} warm-up rounds and a ${settings.settleMillis / 1000} s pause once the containers were started; each round runs every contender once, in rotating order, each on its own warm connection.`,
       "floor = the list RPCs alone; live floor = what a gap-free sync must do first (Events.Subscribe, publish a marker until it is seen on the stream) plus the list RPCs, i.e. the same RPCs the Watcher issues.",
       `Namespaces: ${benchNamespaces.join(", ")}; containerd's Tasks.List asks every task's shim for its state, so the server's work grows with N for every client alike.`
     )
