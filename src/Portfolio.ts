@@ -23,7 +23,7 @@
  * ```
  * @since 0.1.0
  */
-import { HashMap, Option } from "effect"
+import { HashMap, HashSet, Option } from "effect"
 import * as Container from "./Container.ts"
 import type * as ContainerEvent from "./ContainerEvent.ts"
 
@@ -35,8 +35,11 @@ import type * as ContainerEvent from "./ContainerEvent.ts"
 export interface Project {
   /** The project's name; `""` for containers that belong to no project. */
   readonly name: string
-  /** The project's containers by display ID. */
-  readonly containers: HashMap.HashMap<string, Container.Container>
+  /**
+   * The display IDs of the project's containers (the containers themselves are in
+   * {@link Portfolio.byId}: a pause or relabel then touches one map, not two).
+   */
+  readonly ids: HashSet.HashSet<string>
 }
 
 /**
@@ -56,7 +59,7 @@ export interface Portfolio {
   readonly pausedCount: number
 }
 
-const noProject: Project = { name: Container.NoProject, containers: HashMap.empty() }
+const noProject: Project = { name: Container.NoProject, ids: HashSet.empty() }
 
 /**
  * The empty portfolio (with the unnamed project only).
@@ -152,7 +155,7 @@ export const projectNames = (portfolio: Portfolio): ReadonlyArray<string> =>
  */
 export const projectContainers = (portfolio: Portfolio, name: string): ReadonlyArray<Container.Container> => {
   const found = project(portfolio, name)
-  return found === undefined ? [] : sortById(HashMap.values(found.containers))
+  return found === undefined ? [] : sortById(Array.from(found.ids, (id) => get(portfolio, id)!))
 }
 
 /**
@@ -219,14 +222,22 @@ export const equals = (a: Portfolio, b: Portfolio): boolean => {
  *
  * @since 0.1.0
  */
-export const set = (portfolio: Portfolio, container: Container.Container): Portfolio => {
-  const previous = get(portfolio, container.id)
+export const set = (portfolio: Portfolio, container: Container.Container): Portfolio =>
+  replace(portfolio, get(portfolio, container.id), container)
+
+/** {@link set}, given the container that `container` replaces (undefined: none), already looked up. */
+const replace = (
+  portfolio: Portfolio,
+  previous: Container.Container | undefined,
+  container: Container.Container
+): Portfolio => {
   let byProject = portfolio.byProject
   let byName = portfolio.byName
-  if (previous !== undefined && previous.project !== container.project) {
-    byProject = withoutMember(byProject, previous)
+  // The indexes hold IDs: only a new container, or a new project or name, changes them.
+  if (previous === undefined || previous.project !== container.project) {
+    if (previous !== undefined) byProject = withoutMember(byProject, previous)
+    byProject = withMember(byProject, container)
   }
-  byProject = withMember(byProject, container)
   if (previous === undefined || previous.name !== container.name) {
     if (previous !== undefined) byName = withoutName(byName, previous)
     byName = withName(byName, container)
@@ -260,11 +271,8 @@ const withMember = (
   container: Container.Container
 ): HashMap.HashMap<string, Project> => {
   const existing = Option.getOrUndefined(HashMap.get(byProject, container.project))
-  const members = existing === undefined ? HashMap.empty<string, Container.Container>() : existing.containers
-  return HashMap.set(byProject, container.project, {
-    name: container.project,
-    containers: HashMap.set(members, container.id, container)
-  })
+  const members = existing === undefined ? HashSet.empty<string>() : existing.ids
+  return HashMap.set(byProject, container.project, { name: container.project, ids: HashSet.add(members, container.id) })
 }
 
 const withoutMember = (
@@ -273,11 +281,11 @@ const withoutMember = (
 ): HashMap.HashMap<string, Project> => {
   const existing = Option.getOrUndefined(HashMap.get(byProject, container.project))
   if (existing === undefined) return byProject
-  const members = HashMap.remove(existing.containers, container.id)
+  const members = HashSet.remove(existing.ids, container.id)
   // Empty projects disappear, except the unnamed one which always exists.
-  return HashMap.size(members) === 0 && container.project !== Container.NoProject
+  return HashSet.size(members) === 0 && container.project !== Container.NoProject
     ? HashMap.remove(byProject, container.project)
-    : HashMap.set(byProject, container.project, { name: container.project, containers: members })
+    : HashMap.set(byProject, container.project, { name: container.project, ids: members })
 }
 
 const withName = (
@@ -499,13 +507,13 @@ export const applyEvent = (
       const paused = event._tag === "Paused"
       if (known.paused === paused) return unchanged(portfolio)
       const container = Container.update(known, { paused })
-      return { portfolio: set(portfolio, container), changes: [{ _tag: event._tag, container }] }
+      return { portfolio: replace(portfolio, known, container), changes: [{ _tag: event._tag, container }] }
     }
     case "Updated": {
       const container = Container.update(known, { name: event.name, project: event.project, labels: event.labels })
       if (Container.equals(known, container)) return unchanged(portfolio)
       return {
-        portfolio: set(portfolio, container),
+        portfolio: replace(portfolio, known, container),
         changes: [{ _tag: "Updated", container, previous: known }]
       }
     }

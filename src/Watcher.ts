@@ -354,9 +354,8 @@ export const make = (
       })))
 
     /**
-     * The events of one PubSub subscription. The position is kept per subscription, not per
-     * run, and events are pulled one at a time: a run that stops early (e.g. `Stream.take`)
-     * loses nothing, and the next run continues where it stopped.
+     * The events of one PubSub subscription, taken in batches (all that are waiting): a run that
+     * stops early drops the rest of its batch, which is why a subscription is run once.
      */
     const eventsFrom = (
       subscription: PubSub.Subscription<Envelope>,
@@ -369,18 +368,24 @@ export const make = (
         if (lagged !== undefined) return Effect.fail(lagged)
         if (ended) return Cause.done()
         return Effect.flatMap(
-          PubSub.take(subscription),
-          ({ event, sequence }): Pull.Pull<Arr.NonEmptyReadonlyArray<WatcherEvent>, EventsLagged> => {
-            if (event === undefined) {
-              ended = true
-              return Cause.done()
+          PubSub.takeAll(subscription),
+          (envelopes): Pull.Pull<Arr.NonEmptyReadonlyArray<WatcherEvent>, EventsLagged> => {
+            const events: Array<WatcherEvent> = []
+            for (const { event, sequence } of envelopes) {
+              if (event === undefined) {
+                ended = true
+                break
+              }
+              if (sequence !== expected && onLag === "fail") {
+                // Deliver what came before the gap; the next pull fails.
+                lagged = new EventsLagged({ missed: sequence - expected, capacity })
+                break
+              }
+              expected = sequence + 1
+              events.push(event)
             }
-            if (sequence !== expected && onLag === "fail") {
-              lagged = new EventsLagged({ missed: sequence - expected, capacity })
-              return Effect.fail(lagged)
-            }
-            expected = sequence + 1
-            return Effect.succeed([event])
+            if (Arr.isArrayNonEmpty(events)) return Effect.succeed(events)
+            return lagged !== undefined ? Effect.fail(lagged) : Cause.done()
           }
         )
       })
