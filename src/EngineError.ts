@@ -89,7 +89,7 @@ export class EngineUnavailable extends EngineUnavailableBase {
 
   /** A sentence for people, naming the address and what went wrong. */
   override get message(): string {
-    return `${this.operation} at ${this.address}: ${reasonHints[this.reason]}${this.detail ? ` (${this.detail})` : ""}`
+    return `${this.operation} at ${this.address || "(no address)"}: ${reasonHints[this.reason]}${this.detail ? ` (${this.detail})` : ""}`
   }
 
   /**
@@ -138,7 +138,7 @@ export class EngineRequestError extends EngineRequestErrorBase {
   /** A sentence for people, naming the address and what went wrong. */
   override get message(): string {
     const where = this.namespace === undefined ? "" : ` in namespace ${this.namespace}`
-    return `${this.operation}${where} at ${this.address} failed with ${this.code}: ${this.detail}`
+    return `${this.operation}${where} at ${this.address || "(no address)"} failed with ${this.code}: ${this.detail}`
   }
 
   /**
@@ -177,7 +177,7 @@ export class ContainerNotFound extends ContainerNotFoundBase {
 
   /** A sentence for people, naming the address and what went wrong. */
   override get message(): string {
-    return `no container named or with ID "${this.nameOrId}" at ${this.address}`
+    return `no container named or with ID "${this.nameOrId}" at ${this.address || "(no address)"}`
   }
 
   /** Whether trying again later can help (not for this error). */
@@ -212,7 +212,7 @@ export class ProcesslessContainer extends ProcesslessContainerBase {
 
   /** A sentence for people, naming the address and what went wrong. */
   override get message(): string {
-    return `container "${this.id}" at ${this.address} has no initial process`
+    return `container "${this.id}" at ${this.address || "(no address)"} has no initial process`
   }
 
   /** Whether trying again later can help (not for this error). */

@@ -231,6 +231,12 @@ export const make: (
   const closedError = (operation: string) =>
     new EngineUnavailable({ address, operation, reason: "Closed", detail: "" })
 
+  // An empty path would make net.connect dial a TCP port instead of failing: say what is wrong.
+  const unusableAddress = (operation: string) =>
+    address === "" && options.transport === undefined
+      ? new EngineUnavailable({ address, operation, reason: "SocketNotFound", detail: "no socket path given" })
+      : undefined
+
   const headersFor = (namespace: string | undefined): Record<string, string> | undefined =>
     namespace === undefined ? undefined : { [NamespaceHeader]: namespace }
 
@@ -241,6 +247,8 @@ export const make: (
   ): Effect.Effect<A, CallError> =>
     Effect.suspend(() => {
       if (closed) return Effect.fail(closedError(operation))
+      const unusable = unusableAddress(operation)
+      if (unusable !== undefined) return Effect.fail(unusable)
       const timeoutMs = settings.timeout === undefined
         ? unaryTimeoutMs
         : Duration.toMillis(Duration.fromInputUnsafe(settings.timeout))
@@ -263,6 +271,8 @@ export const make: (
   ): Stream.Stream<A, CallError> =>
     Stream.unwrap(Effect.gen(function*() {
       if (closed) return yield* closedError(operation)
+      const unusable = unusableAddress(operation)
+      if (unusable !== undefined) return yield* unusable
       // Interrupting a pending `for await` does not reach the server by itself: aborting this
       // controller when the stream's scope closes ends the gRPC stream at once.
       const controller = yield* Effect.acquireRelease(

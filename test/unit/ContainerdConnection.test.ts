@@ -163,6 +163,16 @@ describe("ContainerdConnection on a unix socket", () => {
       assert.include(error.message, "is the engine running?")
     }).pipe(Effect.provide(ContainerdConnection.layer({ address: "/nonexistent-ww/containerd.sock" }))))
 
+  it.effect("an empty address is SocketNotFound, for calls and streams (not a dial of some TCP port)", () =>
+    Effect.gen(function*() {
+      const connection = yield* ContainerdConnection.ContainerdConnection
+      const error = yield* version(connection).pipe(Effect.flip)
+      assert.strictEqual(error._tag === "EngineUnavailable" && error.reason, "SocketNotFound")
+      assert.include(error.message, "no socket path given")
+      const streamError = yield* subscribeAll(connection).pipe(Stream.runDrain, Effect.flip)
+      assert.strictEqual(streamError._tag === "EngineUnavailable" && streamError.reason, "SocketNotFound")
+    }).pipe(Effect.provide(ContainerdConnection.layer({ address: "" }))))
+
   it.effect("a path nothing listens on is NotListening", () =>
     Effect.gen(function*() {
       const directory = fs.mkdtempSync(path.join(os.tmpdir(), "wwu-"))
