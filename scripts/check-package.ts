@@ -1,6 +1,6 @@
 /**
  * Checks what `npm publish` would ship: only the built entry points, their declarations and the
- * README — no tests, benchmarks, CI files or sources of the build — and that every entry point in
+ * README and LICENSE — no tests, benchmarks, CI files or sources of the build — and that every entry point in
  * `exports` is in the tarball and loads in Node. Run after `npm run build`.
  */
 import { execFileSync } from "node:child_process"
@@ -19,8 +19,9 @@ const files = pack!.files.map((file) => file.path)
 const problems: Array<string> = []
 
 const allowed = (file: string) =>
-  file === "package.json" || file === "README.md" || (file.startsWith("dist/") && !/\.test\.|\/test\//.test(file))
+  file === "package.json" || file === "README.md" || file === "LICENSE" || (file.startsWith("dist/") && !/\.test\.|\/test\//.test(file))
 for (const file of files) if (!allowed(file)) problems.push(`ships ${file}`)
+for (const required of ["LICENSE", "README.md"]) if (!files.includes(required)) problems.push(`does not ship ${required}`)
 
 for (const [entry, target] of Object.entries(manifest.exports)) {
   for (const file of [target.types, target.default]) {
