@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url"
 
 const root = path.resolve(import.meta.dirname, "..")
 const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
-  exports: Record<string, { types: string; default: string }>
+  exports: Record<string, { types: string; default: string } | null>
 }
 const [pack] = JSON.parse(
   execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root, encoding: "utf8" })
@@ -23,7 +23,12 @@ const allowed = (file: string) =>
 for (const file of files) if (!allowed(file)) problems.push(`ships ${file}`)
 for (const required of ["LICENSE", "README.md"]) if (!files.includes(required)) problems.push(`does not ship ${required}`)
 
-for (const [entry, target] of Object.entries(manifest.exports)) {
+// Exact entry points; the "./*" pattern (each public module, for declaration emit in apps) and
+// the null entries that keep internals out are checked by the consumer-package test.
+const entryPoints = Object.entries(manifest.exports).flatMap(([entry, target]) =>
+  target === null || entry.includes("*") ? [] : [[entry, target] as const]
+)
+for (const [entry, target] of entryPoints) {
   for (const file of [target.types, target.default]) {
     if (!files.includes(file.replace(/^\.\//, ""))) problems.push(`export "${entry}" points at ${file}, which is not packed`)
   }
@@ -38,4 +43,4 @@ if (problems.length > 0) {
   console.error(`package check failed:\n- ${problems.join("\n- ")}`)
   process.exit(1)
 }
-console.log(`package check: ${files.length} files, ${pack!.size} bytes packed, ${pack!.unpackedSize} unpacked; ${Object.keys(manifest.exports).length} entry points load`)
+console.log(`package check: ${files.length} files, ${pack!.size} bytes packed, ${pack!.unpackedSize} unpacked; ${entryPoints.length} entry points load`)
