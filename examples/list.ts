@@ -9,19 +9,22 @@
 import { Console, Effect } from "effect"
 import { ContainerdEngine } from "../src/containerd/index.ts"
 import { EngineClient } from "../src/index.ts"
+import { byId, listJson } from "../src/cli/format.ts"
+import { terminalSafe } from "../src/cli/sanitize.ts"
 import { addressFromArgs, hasFlag, runExample, table } from "./support.ts"
 
 const program = Effect.gen(function*() {
   const engine = yield* EngineClient.EngineClient
-  const containers = [...(yield* engine.list)].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  const containers = byId(yield* engine.list)
   if (hasFlag("--json")) {
-    yield* Console.log(JSON.stringify(containers.map(({ id, labels, name, paused, pid, project }) => ({ id, name, project, pid, paused, labels }))))
+    yield* Console.log(listJson(containers))
     return
   }
   yield* Console.log(
     table(
       ["ID", "NAME", "PROJECT", "PID", "STATE"],
-      containers.map((c) => [c.id, c.name, c.project, String(c.pid), c.paused ? "paused" : "running"])
+      // Names, IDs and projects are chosen by whoever created the container: escaped for the terminal.
+      containers.map((c) => [terminalSafe(c.id), terminalSafe(c.name), terminalSafe(c.project), String(c.pid), c.paused ? "paused" : "running"])
     )
   )
 })

@@ -4,6 +4,7 @@
  */
 import { Console, Effect, Stream, SubscriptionRef } from "effect"
 import { Container, ContainerEvent, Portfolio, Watcher } from "../src/index.ts"
+import { terminalSafe } from "../src/cli/sanitize.ts"
 import { table } from "./support.ts"
 
 /** The JSON line of one announced change. */
@@ -21,8 +22,9 @@ export const portfolioText = (portfolio: Portfolio.Portfolio): string => {
   const sections = projects.flatMap((name) => {
     const containers = [...Portfolio.projectContainers(portfolio, name)].sort((a, b) => a.id.localeCompare(b.id))
     if (containers.length === 0) return []
-    const rows = containers.map((c) => [c.id, c.name, String(c.pid), c.paused ? "paused" : "running"])
-    return [`${name === Container.NoProject ? "(no project)" : `project ${name}`}\n${table(["ID", "NAME", "PID", "STATE"], rows)}`]
+    // Names, IDs and projects are chosen by whoever created the container: escaped for the terminal.
+    const rows = containers.map((c) => [terminalSafe(c.id), terminalSafe(c.name), String(c.pid), c.paused ? "paused" : "running"])
+    return [`${name === Container.NoProject ? "(no project)" : `project ${terminalSafe(name)}`}\n${table(["ID", "NAME", "PID", "STATE"], rows)}`]
   })
   return [`${totals.containers} containers alive, ${totals.paused} paused`, ...sections].join("\n\n")
 }
@@ -30,9 +32,9 @@ export const portfolioText = (portfolio: Portfolio.Portfolio): string => {
 /** One human line for a change. */
 export const changeText = (event: Watcher.WatcherEvent): string => {
   const { container } = event
-  const name = container.name === container.id ? "" : ` (${container.name})`
-  const project = container.project === "" ? "" : ` [${container.project}]`
-  return `${ContainerEvent.isoTimestamp(event)}  ${ContainerEvent.typeName(event).padEnd(8)}  ${container.id}${name}${project}  pid ${container.pid}`
+  const name = container.name === container.id ? "" : ` (${terminalSafe(container.name)})`
+  const project = container.project === "" ? "" : ` [${terminalSafe(container.project)}]`
+  return `${ContainerEvent.isoTimestamp(event)}  ${ContainerEvent.typeName(event).padEnd(8)}  ${terminalSafe(container.id)}${name}${project}  pid ${container.pid}`
 }
 
 /**

@@ -41,7 +41,19 @@ export const byId = (containers: Iterable<Container>): Array<Container> =>
   Array.from(containers).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 
 /**
- * The `ls --json` document: one line, an array sorted by ID.
+ * Labels with their keys in sorted order (code unit order), so that JSON output is stable
+ * whatever order the engine sent them in.
+ *
+ * @since 0.1.0
+ */
+export const sortedLabels = (labels: Readonly<Record<string, string>>): Record<string, string> => {
+  const sorted: Record<string, string> = {}
+  for (const key of Object.keys(labels).sort()) sorted[key] = labels[key]!
+  return sorted
+}
+
+/**
+ * The `ls --json` document: one line, an array sorted by ID, label keys sorted.
  *
  * @since 0.1.0
  */
@@ -52,17 +64,17 @@ export const listJson = (containers: Iterable<Container>): string =>
     project,
     pid,
     paused,
-    labels
+    labels: sortedLabels(labels)
   })))
 
 /**
- * The `inspect --json` document: the `ls --json` fields plus the namespace.
+ * The `inspect --json` document: the `ls --json` fields plus the namespace, label keys sorted.
  *
  * @since 0.1.0
  */
 export const inspectJson = (container: Container): string => {
   const { id, labels, name, namespace, paused, pid, project } = container
-  return JSON.stringify({ id, name, project, namespace, pid, paused, labels })
+  return JSON.stringify({ id, name, project, namespace, pid, paused, labels: sortedLabels(labels) })
 }
 
 // ---------------------------------------------------------------------------------------------

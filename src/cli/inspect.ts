@@ -3,13 +3,54 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect } from "effect"
+import { Console, Effect, Layer } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { EngineClient } from "../EngineClient.ts"
-import type { Connector } from "./Connector.ts"
-import type { CommandFailed, UsageError } from "./errors.ts"
+import type { Container } from "../Container.ts"
+import { ContainerNotFound } from "../EngineError.ts"
+import { Connector, type EngineSelection } from "./Connector.ts"
+import { CommandFailed, ExitCode, type UsageError } from "./errors.ts"
 import { inspectJson, inspectLines } from "./format.ts"
 import { outputStyle, withEngine } from "./rootCommand.ts"
+
+/** How to include a namespace that the selection leaves out. */
+const howToInclude = (selected: EngineSelection, namespace: string): string => {
+  switch (selected.namespaces._tag) {
+    case "Only":
+      return `it is not among the --namespace flags; add -n ${namespace}`
+    case "Default":
+      return selected.namespaces.ignore.includes(namespace)
+        ? `--ignore-namespace ${namespace} leaves it out`
+        : `it is ignored by default; add -A (--all-namespaces) or -n ${namespace} to include it`
+    case "All":
+      return `--ignore-namespace ${namespace} leaves it out`
+  }
+}
+
+/**
+ * After a miss: looks the target up in every namespace, and when it lives in one the selection
+ * leaves out, fails with a report that says which and how to include it (still exit 1).
+ */
+const inIgnoredNamespace = (selected: EngineSelection, target: string): Effect.Effect<void, CommandFailed, Connector> =>
+  Effect.gen(function*() {
+    const connector = yield* Connector
+    const everywhere = connector.engine({ ...selected, namespaces: { _tag: "All", ignore: [] } })
+    const found: Container | undefined = yield* Effect.flatMap(EngineClient, (engine) => engine.inspect(target)).pipe(
+      Effect.provide(Layer.fresh(everywhere)),
+      Effect.scoped,
+      Effect.orElseSucceed(() => undefined)
+    )
+    if (found === undefined) return
+    return yield* new CommandFailed({
+      report: {
+        exitCode: ExitCode.NotFound,
+        lines: [
+          `no container named or with ID "${target}" in the namespaces watched`,
+          `container "${found.id}" lives in containerd namespace "${found.namespace}": ${howToInclude(selected, found.namespace)}`
+        ]
+      }
+    })
+  })
 
 /**
  * The `inspect` subcommand.
@@ -34,9 +75,14 @@ export const inspect: Command.Command<
     )
   },
   ({ json, target }) =>
-    withEngine(() =>
+    withEngine((selected) =>
       Effect.gen(function*() {
-        const container = yield* (yield* EngineClient).inspect(target)
+        const container = yield* (yield* EngineClient).inspect(target).pipe(
+          Effect.catchIf(
+            (error) => error instanceof ContainerNotFound && selected.namespaces._tag !== "All",
+            (error) => Effect.flatMap(inIgnoredNamespace(selected, target), () => Effect.fail(error))
+          )
+        )
         if (json) return yield* Console.log(inspectJson(container))
         yield* Console.log(inspectLines(container, yield* outputStyle).join("\n"))
       })

@@ -68,7 +68,7 @@ describe("whalewatcher ls", () => {
       const result = yield* runCli(["ls", "--json"], fakeConnector(scene()))
       assert.strictEqual(result.exitCode, ExitCode.Ok)
       expect(result.stdout).toMatchInlineSnapshot(`
-        "[{"id":"lab/scratch","name":"lab/scratch","project":"","pid":103,"paused":false,"labels":{}},{"id":"metrics","name":"metrics","project":"ops","pid":4242,"paused":false,"labels":{"com.docker.compose.project":"ops"}},{"id":"shop/db","name":"shop/database","project":"shop","pid":102,"paused":true,"labels":{"nerdctl/name":"database","com.docker.compose.project":"shop","tier":"back"}},{"id":"web","name":"frontend","project":"shop","pid":101,"paused":false,"labels":{"nerdctl/name":"frontend","com.docker.compose.project":"shop","tier":"front"}}]
+        "[{"id":"lab/scratch","name":"lab/scratch","project":"","pid":103,"paused":false,"labels":{}},{"id":"metrics","name":"metrics","project":"ops","pid":4242,"paused":false,"labels":{"com.docker.compose.project":"ops"}},{"id":"shop/db","name":"shop/database","project":"shop","pid":102,"paused":true,"labels":{"com.docker.compose.project":"shop","nerdctl/name":"database","tier":"back"}},{"id":"web","name":"frontend","project":"shop","pid":101,"paused":false,"labels":{"com.docker.compose.project":"shop","nerdctl/name":"frontend","tier":"front"}}]
         "
       `)
       assert.deepStrictEqual(
@@ -183,7 +183,7 @@ describe("whalewatcher inspect", () => {
       const result = yield* runCli(["inspect", "shop/db", "--json"], fakeConnector(scene()))
       assert.strictEqual(result.exitCode, ExitCode.Ok)
       expect(result.stdout).toMatchInlineSnapshot(`
-        "{"id":"shop/db","name":"shop/database","project":"shop","namespace":"shop","pid":102,"paused":true,"labels":{"nerdctl/name":"database","com.docker.compose.project":"shop","tier":"back"}}
+        "{"id":"shop/db","name":"shop/database","project":"shop","namespace":"shop","pid":102,"paused":true,"labels":{"com.docker.compose.project":"shop","nerdctl/name":"database","tier":"back"}}
         "
       `)
     }))
@@ -209,6 +209,22 @@ describe("whalewatcher inspect", () => {
     Effect.gen(function*() {
       const hidden = yield* runCli(["inspect", "moby/dockerd-managed"], fakeConnector(scene()))
       assert.strictEqual(hidden.exitCode, ExitCode.NotFound)
+      // It says where the container is and how to include it.
+      expect(hidden.stderr).toMatchInlineSnapshot(`
+        "whalewatcher: no container named or with ID "moby/dockerd-managed" in the namespaces watched
+          container "moby/dockerd-managed" lives in containerd namespace "moby": it is ignored by default; add -A (--all-namespaces) or -n moby to include it
+        "
+      `)
+      const notSelected = yield* runCli(["-n", "default", "inspect", "shop/db"], fakeConnector(scene()))
+      assert.strictEqual(notSelected.exitCode, ExitCode.NotFound)
+      expect(notSelected.stderr).toMatchInlineSnapshot(`
+        "whalewatcher: no container named or with ID "shop/db" in the namespaces watched
+          container "shop/db" lives in containerd namespace "shop": it is not among the --namespace flags; add -n shop
+        "
+      `)
+      const missing = yield* runCli(["inspect", "nowhere"], fakeConnector(scene()))
+      assert.strictEqual(missing.exitCode, ExitCode.NotFound)
+      assert.strictEqual(missing.stderr, 'whalewatcher: no container named or with ID "nowhere"\n')
       const shown = yield* runCli(["-A", "inspect", "moby/dockerd-managed", "--json"], fakeConnector(scene()))
       assert.strictEqual(shown.exitCode, ExitCode.Ok)
       assert.strictEqual((JSON.parse(shown.stdout) as { pid: number }).pid, 200)
