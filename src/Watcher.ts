@@ -310,6 +310,10 @@ interface Envelope {
 
 const endOfEvents: Envelope = { sequence: -1, event: undefined }
 
+/** A failure's kind for the log: the error's tag and, for an unavailable engine, its reason. */
+const failureKind = (error: EngineError): string =>
+  error._tag === "EngineUnavailable" ? `${error._tag}/${error.reason}` : error._tag
+
 /** Whether a failed look-up means the container is already gone (then its start is ignored). */
 const isGone = (error: EngineError): boolean =>
   error._tag === "ContainerNotFound" || error._tag === "ProcesslessContainer"
@@ -515,11 +519,18 @@ export const make = (
       let step = yield* Schedule.toStep(schedule)
       let everSynced = false
       let failedAttempts = 0
+      // The kinds of failure warned about since the Watcher was last live: one warning per kind,
+      // not one per retry, so that a long outage says what it waits for without flooding the log.
+      const warned = new Set<string>()
       while (true) {
         let synced = false
-        const exit = yield* Effect.exit(
-          attempt(failedAttempts + 1, !everSynced, Effect.sync(() => synced = everSynced = true))
-        )
+        const onSynced = Effect.suspend(() => {
+          const recovered = warned.size > 0
+          synced = everSynced = true
+          warned.clear()
+          return recovered ? Effect.logInfo(`effect-whalewatcher: live again on ${engine.api}`) : Effect.void
+        })
+        const exit = yield* Effect.exit(attempt(failedAttempts + 1, !everSynced, onSynced))
         if (synced) {
           // Reset after every successful sync: a long healthy period must not use up the schedule.
           step = yield* Schedule.toStep(schedule)
@@ -533,7 +544,15 @@ export const make = (
         const next = yield* Effect.exit(step(now, error.value))
         if (Exit.isFailure(next)) return yield* stop(Cause.fail(error.value))
         const delay = next.value[1]
-        yield* Effect.logDebug("effect-whalewatcher: retrying", error.value)
+        const kind = failureKind(error.value)
+        if (!warned.has(kind)) {
+          warned.add(kind)
+          yield* Effect.logWarning(
+            `effect-whalewatcher: ${error.value.message}; retrying until it works (further failures of this kind are logged at debug level)`
+          )
+        } else {
+          yield* Effect.logDebug("effect-whalewatcher: retrying", error.value)
+        }
         // The timer starts before the status tells: whoever sees "Retrying" (e.g. a test moving
         // a TestClock on) can rely on it. No timer for a zero delay: at once is at once.
         const wait = yield* Effect.forkChild(Duration.isZero(delay) ? Effect.yieldNow : Effect.sleep(delay), {
