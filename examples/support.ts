@@ -3,7 +3,8 @@
  * Node, Deno and Bun (exit code 1 with the error's message on failure, clean exit on SIGINT/SIGTERM).
  */
 import process from "node:process"
-import { Cause, Effect, Exit } from "effect"
+import type { Effect } from "effect"
+import { Main } from "../src/index.ts"
 
 /** The value of `--address PATH` (or `--address=PATH`), if given. */
 export const addressFromArgs = (args: ReadonlyArray<string> = process.argv.slice(2)): string | undefined => {
@@ -20,30 +21,11 @@ export const hasFlag = (flag: string, args: ReadonlyArray<string> = process.argv
   args.includes(flag)
 
 /**
- * Runs an example program: SIGINT/SIGTERM interrupt it (its scopes close, so connections and
- * streams are released) and the process exits 0; a failure prints its message and exits 1.
+ * Runs an example program with the library's main runner (effect's `Runtime.makeRunMain`):
+ * SIGINT/SIGTERM interrupt it (its scopes close, so connections and streams are released) and the
+ * process exits 0; a failure is logged with its message and exits 1.
  */
-export const runExample = <E>(program: Effect.Effect<void, E>): void => {
-  const fiber = Effect.runFork(program)
-  let signalled = false
-  const stop = () => {
-    signalled = true
-    fiber.interruptUnsafe()
-  }
-  process.once("SIGINT", stop)
-  process.once("SIGTERM", stop)
-  fiber.addObserver((exit) => {
-    process.removeListener("SIGINT", stop)
-    process.removeListener("SIGTERM", stop)
-    if (Exit.isSuccess(exit) || (signalled && Cause.hasInterruptsOnly(exit.cause))) {
-      process.exitCode = 0
-      return
-    }
-    const errors = Cause.prettyErrors(exit.cause)
-    console.error(errors.length > 0 ? errors.map((e) => e.message).join("\n") : Cause.pretty(exit.cause))
-    process.exitCode = 1
-  })
-}
+export const runExample = <E>(program: Effect.Effect<void, E>): void => Main.runMain(program)
 
 /** Formats rows as a left-aligned text table with a header row. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
