@@ -82,6 +82,23 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
           assert.match(result.stdout, /^containerd 1\.\S+ \(revision \S+\) at \S+\nuuid [0-9a-f-]{36}\n$/)
         }))
 
+      it.effect("list.ts escapes container-controlled names and projects in its table", () =>
+        Effect.gen(function*() {
+          const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+          const namespace = `esc-${name}`
+          yield* sandbox.run({
+            id: `e-${run}`,
+            namespace,
+            labels: { "nerdctl/name": "evil\x1b]0;pwned\x07", "com.docker.compose.project": "p\x1b[2J" }
+          })
+          const result = yield* runExample(runtime, "list.ts", ["--address", sandbox.socketPath])
+          assert.strictEqual(result.code, 0, result.stderr)
+          assert.notInclude(result.stdout, "\x1b")
+          assert.notInclude(result.stdout, "\x07")
+          assert.include(result.stdout, `${namespace}/evil\\x1b]0;pwned\\x07`)
+          assert.include(result.stdout, "p\\x1b[2J")
+        }))
+
       it.effect("list.ts --json prints the alive containers sorted by id (CONTAINERD_ADDRESS honoured)", () =>
         Effect.gen(function*() {
           const sandbox = yield* ContainerdSandbox.ContainerdSandbox
