@@ -36,6 +36,7 @@ import {
 } from "./ContainerdConnection.ts"
 import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEnricher.ts"
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
+import { replacedInLabels } from "./internal/replacedText.ts"
 import { findSocketOwner } from "./internal/socketOwner.ts"
 import * as LabelMapping from "./LabelMapping.ts"
 import * as NamespaceFilter from "./NamespaceFilter.ts"
@@ -110,6 +111,11 @@ export interface ContainerdEngineShape extends EngineClientShape {
   readonly client: ContainerdClients
   /** Counts of envelopes skipped so far by this engine's subscriptions. */
   readonly skippedEvents: Effect.Effect<SkippedEvents>
+  /**
+   * How many label keys and values this engine has decoded with U+FFFD in them so far (containerd
+   * accepts label bytes that are not UTF-8; each invalid sequence becomes U+FFFD, see the README).
+   */
+  readonly replacedTexts: Effect.Effect<number>
 }
 
 const aliveStatuses = new Set([Status.RUNNING, Status.PAUSED, Status.PAUSING])
@@ -143,8 +149,10 @@ export const make = (
     const syncMarker = options.syncMarker ?? true
     const markerNamespace = options.syncMarkerNamespace ?? LabelMapping.DefaultNamespace
     const skipped: Record<Skipped, number> = { ignored: 0, "exec-exit": 0, unknown: 0, garbled: 0 }
+    let replacedTexts = 0
 
     const toContainer = (namespace: string, record: ContainerdContainer, task: Process): Effect.Effect<Container> => {
+      replacedTexts += replacedInLabels(record.labels)
       const container: Container = {
         id: LabelMapping.displayId(namespace, record.id),
         name: mapping.name(namespace, record.id, record.labels),
@@ -271,7 +279,10 @@ export const make = (
               }
               const decoded = decodeEnvelope(envelope, mapping)
               if (typeof decoded === "string") skipped[decoded]++
-              else Queue.offerUnsafe(queue, decoded)
+              else {
+                if (decoded._tag === "Updated") replacedTexts += replacedInLabels(decoded.labels)
+                Queue.offerUnsafe(queue, decoded)
+              }
             })
           ),
           // A subscription never ends by itself: an end without error is a lost connection too.
@@ -357,7 +368,8 @@ export const make = (
       lifecycleEvents: Stream.unwrap(subscribe),
       resolveStarted,
       client: connection.clients,
-      skippedEvents: Effect.sync(() => ({ ...skipped }))
+      skippedEvents: Effect.sync(() => ({ ...skipped })),
+      replacedTexts: Effect.sync(() => replacedTexts)
     }
   })
 

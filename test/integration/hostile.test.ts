@@ -1,0 +1,84 @@
+/**
+ * Hostile but legal input on a REAL containerd: what a container's creator writes (labels that are
+ * not UTF-8, records larger than one gRPC message), what any client of the socket may publish
+ * (forged task events), late duplicate starts, and sockets that are not containerd at all. None
+ * of it may blind the engine client or leave the Watcher's portfolio wrong.
+ */
+import { execFile } from "node:child_process"
+import { assert, describe, layer } from "@effect/vitest"
+import { Context, type Duration, Effect, Layer, SubscriptionRef } from "effect"
+import { ContainerdEngine } from "../../src/containerd/index.ts"
+import { EngineClient, Portfolio, Watcher } from "../../src/index.ts"
+import { ContainerdSandbox } from "../../src/testing/index.ts"
+
+const run = Math.random().toString(36).slice(2, 8)
+const uid = (name: string) => `${name}-${run}`
+
+type Sandbox = ContainerdSandbox.ContainerdSandboxShape
+
+const engineIn = (address: string, options: Parameters<typeof ContainerdEngine.layerConfig>[0] = {}) =>
+  Effect.map(
+    Layer.build(ContainerdEngine.layerConfig({ ...options, address })),
+    (context) => Context.get(context, EngineClient.EngineClient) as ContainerdEngine.ContainerdEngineShape
+  )
+
+const watcherIn = (address: string, options: Parameters<typeof ContainerdEngine.layerConfig>[0] = {}) =>
+  Effect.map(
+    Layer.build(Watcher.layer().pipe(Layer.provide(ContainerdEngine.layerConfig({ ...options, address })))),
+    (context) => Context.get(context, Watcher.Watcher)
+  )
+
+/**
+ * Runs a shell script with `$SOCK` set to the sandbox's socket: node's child_process passes
+ * arguments as UTF-8, so raw bytes (e.g. 0xff in a label) are made by `printf` in the shell.
+ */
+const shell = (sandbox: Sandbox, script: string) =>
+  Effect.callback<string, Error>((resume) => {
+    execFile("sh", ["-c", script], { env: { ...process.env, SOCK: sandbox.socketPath }, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      resume(error === null ? Effect.succeed(stdout) : Effect.fail(new Error(`${script}: ${error.message}\n${stderr}`)))
+    })
+  })
+
+/** Waits until `check` holds on the watcher's portfolio, up to `timeout`. */
+const until = (
+  watcher: Watcher.WatcherShape,
+  check: (portfolio: Portfolio.Portfolio) => boolean,
+  what: string,
+  timeout: Duration.Input = "20 seconds"
+) =>
+  Effect.gen(function*() {
+    while (!check(yield* SubscriptionRef.get(watcher.portfolio))) yield* Effect.sleep("50 millis")
+  }).pipe(Effect.timeoutOrElse({
+    duration: timeout,
+    orElse: () =>
+      Effect.flatMap(SubscriptionRef.get(watcher.portfolio), (portfolio) =>
+        Effect.die(new Error(`${what}: not reached; watcher has ${JSON.stringify(Portfolio.containers(portfolio))}`)))
+  }))
+
+layer(ContainerdSandbox.layer(), { excludeTestServices: true })("hostile input on a real containerd", (it) => {
+  describe("labels that are not UTF-8", () => {
+    it.effect("list, inspect, the Watcher's sync and a relabel event all decode them with U+FFFD", () =>
+      Effect.gen(function*() {
+        const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+        const namespace = "h-utf8"
+        const [alive, created] = [uid("bad-alive"), uid("bad-created")]
+        const pid = yield* sandbox.run({ id: alive, namespace, labels: { "nerdctl/name": "bad" } })
+        yield* sandbox.create({ id: created, namespace })
+        // Only created, never started: it alone used to fail the whole namespace's list.
+        yield* shell(sandbox, `ctr --address "$SOCK" -n ${namespace} containers label ${created} "k=$(printf 'x\\377')"`)
+        yield* shell(sandbox, `ctr --address "$SOCK" -n ${namespace} containers label ${alive} "v=$(printf '\\377\\376')"`)
+
+        const engine = yield* engineIn(sandbox.socketPath, { onlyNamespaces: [namespace] })
+        const listed = yield* engine.list
+        assert.deepStrictEqual(listed.map((c) => [c.id, c.pid, c.labels["v"]]), [[`${namespace}/${alive}`, pid, "\uFFFD\uFFFD"]])
+        const inspected = yield* engine.inspect(`${namespace}/${alive}`)
+        assert.strictEqual(inspected.labels["v"], "\uFFFD\uFFFD")
+
+        const watcher = yield* watcherIn(sandbox.socketPath, { onlyNamespaces: [namespace] })
+        yield* watcher.ready
+        yield* shell(sandbox, `ctr --address "$SOCK" -n ${namespace} containers label ${alive} "$(printf 'w\\300')=1"`)
+        yield* until(watcher, (p) => Portfolio.get(p, `${namespace}/${alive}`)?.labels["w\uFFFD"] === "1", "relabel seen")
+        assert.isAtLeast(yield* engine.replacedTexts, 2)
+      }).pipe(Effect.scoped), 60_000)
+  })
+})
