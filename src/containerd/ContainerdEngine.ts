@@ -3,8 +3,10 @@
  * {@link ContainerdConnection.ContainerdConnection}, shaped by a {@link NamespaceFilter.NamespaceFilter},
  * a {@link LabelMapping.LabelMapping} and, when provided, a {@link ContainerdEnricher.ContainerdEnricher}.
  *
- * - `list` costs 1 + 2 × (watched namespaces) RPCs — Namespaces.List, then Containers.List and
- *   Tasks.List per namespace, concurrently — never one per container.
+ * - `list` costs 1 + 2 × (watched namespaces) RPCs — Namespaces.List, then Containers.ListStream
+ *   (Containers.List where containerd lacks it) and Tasks.List per namespace, concurrently — never
+ *   one per container. Records are streamed one message each, so a namespace may hold more than
+ *   the 16 MiB of one message; a single record larger than that is kept without its labels.
  * - Alive means the task has its initial process: RUNNING, PAUSING or PAUSED (the latter two are
  *   `paused`), or UNKNOWN with a PID (a shim that does not answer does not make a container vanish).
  * - `subscribe` opens one Events.Subscribe with quoted server-side filters and returns only once
@@ -16,7 +18,10 @@
  */
 import { create } from "@bufbuild/protobuf"
 import { type Cause, type Config, Deferred, type Duration, Effect, Exit, Layer, Option, Queue, type Scope, Stream } from "effect"
-import type { Container as ContainerdContainer } from "../../gen/containerd/services/containers/v1/containers_pb.ts"
+import {
+  type Container as ContainerdContainer,
+  ContainerSchema
+} from "../../gen/containerd/services/containers/v1/containers_pb.ts"
 import { type Process, ProcessSchema, Status } from "../../gen/containerd/types/task_pb.ts"
 import type { Container } from "../Container.ts"
 import type { ContainerEvent, Started } from "../ContainerEvent.ts"
@@ -32,7 +37,8 @@ import {
   ContainerdConnection,
   type ContainerdClients,
   type ContainerdConnectionOptions,
-  layerConfig as connectionLayerConfig
+  layerConfig as connectionLayerConfig,
+  MaxMessageBytes
 } from "./ContainerdConnection.ts"
 import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEnricher.ts"
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
@@ -127,6 +133,13 @@ const isPaused = (task: Process): boolean => task.status === Status.PAUSED || ta
 
 const isNotFound = (error: CallError): boolean => error._tag === "EngineRequestError" && error.code === "NotFound"
 
+const isUnimplemented = (error: CallError): boolean =>
+  error._tag === "EngineRequestError" && error.code === "Unimplemented"
+
+/** A message larger than either side's limit (containerd: "trying to send message larger than max"). */
+const isTooLarge = (error: CallError): boolean =>
+  error._tag === "EngineRequestError" && error.code === "ResourceExhausted"
+
 /**
  * Builds the engine client from its services.
  *
@@ -182,29 +195,74 @@ export const make = (
         )
       )
 
+    /**
+     * One record by id. A record larger than one gRPC message (containerd accepts hundreds of
+     * 4 KiB labels) cannot be fetched at all: it is kept with its id only, and a warning says so.
+     */
     const getContainer = (namespace: string, id: string): Effect.Effect<Option.Option<ContainerdContainer>, CallError> =>
       connection.call("Containers.Get", (clients, callOptions) => clients.containers.get({ id }, callOptions), {
         namespace
       }).pipe(
         Effect.map((response) => Option.fromNullishOr(response.container)),
-        Effect.catchIf(isNotFound, () => Effect.succeedNone)
+        Effect.catchIf(isNotFound, () => Effect.succeedNone),
+        Effect.catchIf(isTooLarge, () =>
+          Effect.as(
+            Effect.logWarning(
+              `effect-whalewatcher: the record of container ${LabelMapping.displayId(namespace, id)} is larger ` +
+                `than ${MaxMessageBytes} bytes; it is kept without its labels`
+            ),
+            Option.some(create(ContainerSchema, { id }))
+          ))
       )
+
+    // Known per connection once containerd said so: older releases have no ListStream.
+    let listStreamMissing = false
+
+    /**
+     * The records of a namespace, one message each (Containers.ListStream, as `ctr` and the Go
+     * original do): a namespace whose records add up to more than one message is still listed.
+     * A record too large for a message ends the stream; what came before it is kept and
+     * `complete` is false (the caller fetches the missing alive ones one by one).
+     */
+    const listRecords = (
+      namespace: string
+    ): Effect.Effect<{ readonly records: Array<ContainerdContainer>; readonly complete: boolean }, CallError> => {
+      const records: Array<ContainerdContainer> = []
+      const viaList = connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }).pipe(
+        Effect.map((response) => ({ records: response.containers, complete: true }))
+      )
+      if (listStreamMissing) return viaList
+      return connection.stream(
+        "Containers.ListStream",
+        (clients, o) => clients.containers.listStream({}, o),
+        { namespace }
+      ).pipe(
+        Stream.runForEach((message) => Effect.sync(() => message.container !== undefined && records.push(message.container))),
+        Effect.as({ records, complete: true }),
+        Effect.catchIf(
+          (error) => isUnimplemented(error) && records.length === 0,
+          () => Effect.andThen(Effect.sync(() => (listStreamMissing = true)), viaList)
+        ),
+        Effect.catchIf(isTooLarge, () => Effect.succeed({ records, complete: false }))
+      )
+    }
 
     const listNamespace = (namespace: string): Effect.Effect<Array<Container>, CallError> =>
       Effect.gen(function*() {
         const [containers, tasks] = yield* Effect.all([
-          connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }),
+          listRecords(namespace),
           connection.call("Tasks.List", (clients, o) => clients.tasks.list({}, o), { namespace })
         ], { concurrency: 2 })
-        const records = new Map(containers.containers.map((record) => [record.id, record]))
+        const records = new Map(containers.records.map((record) => [record.id, record]))
         // Tasks.List fills `id` with the container id (container_id stays empty).
         return yield* Effect.forEach(
           tasks.tasks.filter(isAlive),
           (task) =>
             Effect.gen(function*() {
               const id = task.id || task.containerId
-              // Both lists ran concurrently: a container created after Containers.List but started
-              // before Tasks.List is fetched on its own (rare).
+              // Both lists ran concurrently: a container created after the records were listed but
+              // started before Tasks.List is fetched on its own (rare), as is one after a record too
+              // large for a message.
               const record = records.get(id) ?? Option.getOrUndefined(yield* getContainer(namespace, id))
               return record === undefined ? [] : [yield* toContainer(namespace, record, task)]
             }),
@@ -238,9 +296,9 @@ export const make = (
       })
 
     const findByName = (namespace: string, name: string): Effect.Effect<ContainerdContainer | undefined, CallError> =>
-      connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }).pipe(
+      listRecords(namespace).pipe(
         Effect.map((response) =>
-          response.containers.find((record) => mapping.name(namespace, record.id, record.labels) === name)
+          response.records.find((record) => mapping.name(namespace, record.id, record.labels) === name)
         )
       )
 

@@ -81,4 +81,26 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("hostile input o
         assert.isAtLeast(yield* engine.replacedTexts, 2)
       }).pipe(Effect.scoped), 60_000)
   })
+
+  describe("records larger than one message", () => {
+    it.effect("a namespace whose records add up to more than 16 MiB is listed and synced", () =>
+      Effect.gen(function*() {
+        const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+        const namespace = "h-large"
+        const ids = Array.from({ length: 12 }, (_, index) => uid(`large${index}`))
+        // 380 labels of ~4 KiB (containerd's limit per label) each: ~1.5 MB per record, ~18 MB in all.
+        const labels = `$(for i in $(seq 1 380); do printf "k%03d=%04000d " $i 0; done)`
+        for (const id of ids) {
+          yield* sandbox.run({ id, namespace })
+          yield* shell(sandbox, `ctr --address "$SOCK" -n ${namespace} containers label ${id} ${labels} >/dev/null`)
+        }
+        const engine = yield* engineIn(sandbox.socketPath, { onlyNamespaces: [namespace] })
+        const listed = yield* engine.list
+        assert.deepStrictEqual(listed.map((c) => c.id).sort(), ids.map((id) => `${namespace}/${id}`).sort())
+        for (const container of listed) assert.strictEqual(Object.keys(container.labels).length, 380)
+        const watcher = yield* watcherIn(sandbox.socketPath, { onlyNamespaces: [namespace] })
+        yield* watcher.ready
+        assert.strictEqual(Portfolio.size(yield* SubscriptionRef.get(watcher.portfolio)), ids.length)
+      }).pipe(Effect.scoped), 120_000)
+  })
 })
