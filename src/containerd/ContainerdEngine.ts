@@ -25,7 +25,12 @@ import {
 import { type Process, ProcessSchema, Status } from "../../gen/containerd/types/task_pb.ts"
 import type { Container } from "../Container.ts"
 import type { ContainerEvent, Started } from "../ContainerEvent.ts"
-import { EngineClient, type EngineClientShape } from "../EngineClient.ts"
+import {
+  EngineClient,
+  type EngineClientShape,
+  type EngineSubscription,
+  type ProcessCheck
+} from "../EngineClient.ts"
 import {
   ContainerNotFound,
   type EngineError,
@@ -128,6 +133,9 @@ const aliveStatuses = new Set([Status.RUNNING, Status.PAUSED, Status.PAUSING])
 
 /** Alive: has its initial process. A task in UNKNOWN with a PID still has one. */
 const isAlive = (task: Process): boolean => aliveStatuses.has(task.status) || (task.status === Status.UNKNOWN && task.pid > 0)
+
+const gone: ProcessCheck = { _tag: "Gone" }
+const unknown: ProcessCheck = { _tag: "Unknown" }
 
 const isPaused = (task: Process): boolean => task.status === Status.PAUSED || task.status === Status.PAUSING
 
@@ -316,11 +324,12 @@ export const make = (
       ...(syncMarker ? [`topic==${JSON.stringify(SyncMarkerTopic)}`] : [])
     ]
 
-    const subscribe: Effect.Effect<Stream.Stream<ContainerEvent, EngineError>, EngineError, Scope.Scope> = Effect.gen(
+    const openSubscription: Effect.Effect<EngineSubscription, EngineError, Scope.Scope> = Effect.gen(
       function*() {
         const token = new TextEncoder().encode(crypto.randomUUID())
         const queue = yield* Queue.unbounded<ContainerEvent, EngineError | Cause.Done>()
         const live = yield* Deferred.make<void, EngineError>()
+        const broken = yield* Deferred.make<never, EngineError>()
         const isOurMarker = (value: Uint8Array) =>
           value.length === token.length && value.every((byte, index) => byte === token[index])
 
@@ -353,7 +362,7 @@ export const make = (
             })
           )),
           Effect.onError((cause) =>
-            Effect.andThen(Queue.failCause(queue, cause), Deferred.failCause(live, cause))
+            Effect.all([Queue.failCause(queue, cause), Deferred.failCause(live, cause), Deferred.failCause(broken, cause)])
           ),
           Effect.forkScoped
         )
@@ -396,9 +405,30 @@ export const make = (
           const completed = yield* Deferred.poll(live)
           if (Option.isSome(completed)) yield* completed.value
         }
-        return Stream.fromQueue(queue)
+        return { events: queue, broken: Deferred.await(broken) }
       }
     )
+
+    const subscribe: Effect.Effect<Stream.Stream<ContainerEvent, EngineError>, EngineError, Scope.Scope> = Effect.map(
+      openSubscription,
+      (subscription) => Stream.fromQueue(subscription.events)
+    )
+
+    const checkProcess = (displayId: string): Effect.Effect<ProcessCheck, EngineError> =>
+      Effect.gen(function*() {
+        const { id, namespace } = LabelMapping.parseDisplayId(displayId)
+        if (!filter.allows(namespace) || id === "") return gone
+        const response = yield* connection.call(
+          "Tasks.Get",
+          (clients, o) => clients.tasks.get({ containerId: id }, o),
+          { namespace }
+        ).pipe(Effect.catchIf(isNotFound, () => Effect.succeed(undefined)))
+        const task = response?.process
+        if (task === undefined) return gone
+        // A shim that does not answer in time makes containerd report UNKNOWN: no evidence either way.
+        if (task.status === Status.UNKNOWN) return unknown
+        return aliveStatuses.has(task.status) ? { _tag: "Alive", pid: task.pid, paused: isPaused(task) } : gone
+      })
 
     const introspection = connection.call("Introspection.Server", (clients, o) => clients.introspection.server({}, o))
 
@@ -423,6 +453,8 @@ export const make = (
       list,
       inspect,
       subscribe,
+      openSubscription,
+      checkProcess,
       lifecycleEvents: Stream.unwrap(subscribe),
       resolveStarted,
       client: connection.clients,
