@@ -5,9 +5,11 @@
  * of it may blind the engine client or leave the Watcher's portfolio wrong.
  */
 import { execFile } from "node:child_process"
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf"
+import { TaskExitSchema, TaskPausedSchema, TaskStartSchema } from "../../gen/containerd/events/task_pb.ts"
 import { assert, describe, layer } from "@effect/vitest"
 import { Context, type Duration, Effect, Layer, SubscriptionRef } from "effect"
-import { ContainerdEngine } from "../../src/containerd/index.ts"
+import { ContainerdConnection, ContainerdEngine } from "../../src/containerd/index.ts"
 import { EngineClient, Portfolio, Watcher } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
 
@@ -102,5 +104,43 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("hostile input o
         yield* watcher.ready
         assert.strictEqual(Portfolio.size(yield* SubscriptionRef.get(watcher.portfolio)), ids.length)
       }).pipe(Effect.scoped), 120_000)
+  })
+
+  describe("forged and late task events (Events.Publish by any client)", () => {
+    it.effect("a forged exit and pause of a live container, a start with a bogus PID and a late start copy leave the portfolio right", () =>
+      Effect.gen(function*() {
+        const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+        const namespace = "h-forged"
+        const [live, dead] = [uid("live"), uid("dead")]
+        const pid = yield* sandbox.run({ id: live, namespace })
+        const deadPid = yield* sandbox.run({ id: dead, namespace })
+        const watcher = yield* watcherIn(sandbox.socketPath, { onlyNamespaces: [namespace] })
+        yield* watcher.ready
+        yield* sandbox.kill(namespace, dead)
+        yield* until(watcher, (p) => !Portfolio.has(p, `${namespace}/${dead}`), "real exit seen")
+
+        const connection = yield* Effect.map(
+          Layer.build(ContainerdConnection.layer({ address: sandbox.socketPath })),
+          (context) => Context.get(context, ContainerdConnection.ContainerdConnection)
+        )
+        const publish = <Desc extends DescMessage>(topic: string, schema: Desc, value: MessageInitShape<Desc>) =>
+          connection.call("Events.Publish", (c, o) =>
+            c.events.publish({ topic, event: { typeUrl: schema.typeName, value: toBinary(schema, create(schema, value)) } }, o), {
+            namespace
+          })
+        yield* publish("/tasks/exit", TaskExitSchema, { containerId: live, id: live, pid, exitStatus: 137 })
+        yield* publish("/tasks/paused", TaskPausedSchema, { containerId: live })
+        yield* publish("/tasks/start", TaskStartSchema, { containerId: live, pid: 4242 })
+        // a late copy of the dead instance's start
+        yield* publish("/tasks/start", TaskStartSchema, { containerId: dead, pid: deadPid })
+        // a real change after them: once it shows, the forged events have been handled
+        const marker = uid("marker")
+        yield* sandbox.run({ id: marker, namespace })
+        yield* until(watcher, (p) => Portfolio.has(p, `${namespace}/${marker}`), "marker seen")
+        const portfolio = yield* SubscriptionRef.get(watcher.portfolio)
+        const container = Portfolio.get(portfolio, `${namespace}/${live}`)
+        assert.deepStrictEqual([container?.pid, container?.paused], [pid, false])
+        assert.isFalse(Portfolio.has(portfolio, `${namespace}/${dead}`))
+      }).pipe(Effect.scoped), 60_000)
   })
 })
