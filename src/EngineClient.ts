@@ -6,10 +6,35 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect, type Scope, type Stream } from "effect"
+import { type Cause, Context, type Effect, type Queue, type Scope, type Stream } from "effect"
 import type { Container } from "./Container.ts"
 import type { ContainerEvent, Started } from "./ContainerEvent.ts"
 import type { EngineError } from "./EngineError.ts"
+
+/**
+ * A live event subscription, handed over as the queue the engine client itself fills: what is in
+ * it at any moment is exactly what has reached the client so far, with no forwarding in between.
+ *
+ * @since 0.1.0
+ */
+export interface EngineSubscription {
+  /** The events, in arrival order; it fails (after the events before) when the subscription breaks. */
+  readonly events: Queue.Dequeue<ContainerEvent, EngineError | Cause.Done>
+  /** Fails as soon as the subscription breaks (never succeeds): to stop waiting on other work at once. */
+  readonly broken: Effect.Effect<never, EngineError>
+}
+
+/**
+ * The engine's current view of one container's initial process, for checking an event against:
+ * `Alive` with its PID and pause state, `Gone` when it has none (exited, never started, or no
+ * such container), `Unknown` when the engine cannot tell now.
+ *
+ * @since 0.1.0
+ */
+export type ProcessCheck =
+  | { readonly _tag: "Alive"; readonly pid: number; readonly paused: boolean }
+  | { readonly _tag: "Gone" }
+  | { readonly _tag: "Unknown" }
 
 /**
  * What an engine client offers.
@@ -45,6 +70,17 @@ export interface EngineClientShape {
    * are buffered until consumed; the subscription ends with the given scope.
    */
   readonly subscribe: Effect.Effect<Stream.Stream<ContainerEvent, EngineError>, EngineError, Scope.Scope>
+  /**
+   * {@link subscribe}, handing over the client's own queue: when something else (e.g. a list)
+   * completes, the queue holds exactly the events that arrived before, which the Watcher relies on.
+   */
+  readonly openSubscription: Effect.Effect<EngineSubscription, EngineError, Scope.Scope>
+  /**
+   * The current state of a container's initial process, by display ID, at the least cost the
+   * engine allows (containerd: one Tasks.Get). The Watcher checks events against it, since any
+   * client of an engine's socket may publish events.
+   */
+  readonly checkProcess: (id: string) => Effect.Effect<ProcessCheck, EngineError>
   /**
    * Completes a `Started` event into a Container at the least cost the engine allows (containerd:
    * one Containers.Get; the PID comes from the event).

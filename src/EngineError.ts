@@ -21,6 +21,7 @@ const TypeId = "~effect-whalewatcher/EngineError" as const
  * - `SocketNotFound`: nothing exists at the socket path (is the engine running? is the path right?);
  * - `PermissionDenied`: the socket exists but this process may not open it;
  * - `NotListening`: the socket exists but no engine accepts connections on it;
+ * - `NotASocket`: something exists at the path, but it is not a socket (e.g. a regular file);
  * - `ConnectionLost`: an established connection broke during a call or stream;
  * - `DeadlineExceeded`: the engine did not answer in time;
  * - `Unavailable`: the engine said it cannot serve now (e.g. it is shutting down);
@@ -32,6 +33,7 @@ export type UnavailableReason =
   | "SocketNotFound"
   | "PermissionDenied"
   | "NotListening"
+  | "NotASocket"
   | "ConnectionLost"
   | "DeadlineExceeded"
   | "Unavailable"
@@ -41,6 +43,7 @@ const reasonHints: Record<UnavailableReason, string> = {
   SocketNotFound: "no socket at this path (is the engine running? is the address right?)",
   PermissionDenied: "permission denied (run as root, or as a member of the group owning the socket)",
   NotListening: "the socket exists but nothing listens on it (is the engine running?)",
+  NotASocket: "the path exists but is not a socket (is the address right?)",
   ConnectionLost: "the connection to the engine was lost",
   DeadlineExceeded: "the engine did not answer in time",
   Unavailable: "the engine is unavailable",

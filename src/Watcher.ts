@@ -45,7 +45,7 @@ import {
 } from "effect"
 import type * as Container from "./Container.ts"
 import type * as ContainerEvent from "./ContainerEvent.ts"
-import { EngineClient } from "./EngineClient.ts"
+import { EngineClient, type ProcessCheck } from "./EngineClient.ts"
 import { type EngineError, EngineUnavailable } from "./EngineError.ts"
 import * as Portfolio from "./Portfolio.ts"
 import { type TaggedErrorClass, taggedError } from "./internal/taggedError.ts"
@@ -261,8 +261,14 @@ export interface WatcherOptions {
   readonly eventCapacity?: number | undefined
   /** What happens to a subscriber that falls further behind (default `"fail"`). */
   readonly onLag?: LagStrategy | undefined
-  /** How many `Started` events are completed at once with the engine's `resolveStarted` (default 8). */
+  /** How many look-ups (`resolveStarted`, `checkProcess`) run at once (default 8). */
   readonly resolveConcurrency?: number | undefined
+  /**
+   * Apply task events as they come, without checking exits, pauses and resumes (and starts)
+   * against the engine's `checkProcess`: one RPC less per event, but any client of the engine's
+   * socket can then make the portfolio wrong until the next sync. Default false.
+   */
+  readonly trustEvents?: boolean | undefined
 }
 
 /**
@@ -314,6 +320,28 @@ const endOfEvents: Envelope = { sequence: -1, event: undefined }
 const failureKind = (error: EngineError): string =>
   error._tag === "EngineUnavailable" ? `${error._tag}/${error.reason}` : error._tag
 
+/**
+ * An exit, pause or resume as the engine's process check confirms it: an exit of an instance that is still alive with its PID was not real (a
+ * forged event, or a restart under the same PID already under way); a pause or resume of the
+ * known instance takes the state the engine reports now. Without a check (or when the engine
+ * cannot tell, or the instance changed) the event applies as it is.
+ */
+const confirmed = (
+  portfolio: Portfolio.Portfolio,
+  event: ContainerEvent.Exited | ContainerEvent.Paused | ContainerEvent.Unpaused | ContainerEvent.Updated,
+  check: ProcessCheck | undefined
+): typeof event => {
+  if (event._tag === "Updated" || check?._tag !== "Alive") return event
+  const known = Portfolio.get(portfolio, event.id)
+  if (known === undefined || known.pid !== check.pid) return event
+  // An exit of an instance still alive under its PID (forged, or a restart under the same PID
+  // already done): not an exit; the instance takes the pause state the engine reports.
+  if (event._tag === "Exited") {
+    return { _tag: check.paused ? "Paused" : "Unpaused", id: event.id, namespace: event.namespace, timestamp: event.timestamp }
+  }
+  return { ...event, _tag: check.paused ? "Paused" : "Unpaused" }
+}
+
 /** Whether a failed look-up means the container is already gone (then its start is ignored). */
 const isGone = (error: EngineError): boolean =>
   error._tag === "ContainerNotFound" || error._tag === "ProcesslessContainer"
@@ -332,6 +360,7 @@ export const make = (
     const capacity = options.eventCapacity ?? 1024
     const onLag = options.onLag ?? "fail"
     const resolveConcurrency = options.resolveConcurrency ?? 8
+    const trustEvents = options.trustEvents ?? false
 
     const portfolio = yield* SubscriptionRef.make(Portfolio.empty)
     const status = yield* SubscriptionRef.make<Status>({ _tag: "Syncing", attempt: 1 })
@@ -409,34 +438,82 @@ export const make = (
       )
 
     /**
+     * A start's look-up, confirmed against the engine's process check (any client of the engine
+     * may publish a start, and a shim re-sends a start late, even after the exit): the container
+     * takes the PID and pause state the engine reports, and a start of a process that is gone is
+     * ignored. `evidenced`: the batch itself holds this instance's exit, so it did run; no check.
+     */
+    const resolveConfirmed = (
+      event: ContainerEvent.Started,
+      evidenced: boolean
+    ): Effect.Effect<Container.Container | undefined, EngineError> =>
+      trustEvents || evidenced
+        ? resolve(event)
+        : Effect.map(
+          Effect.all([resolve(event), engine.checkProcess(event.id)], { concurrency: 2 }),
+          ([container, check]) =>
+            container === undefined || check._tag === "Unknown"
+              ? container
+              : check._tag === "Gone"
+              ? undefined
+              : check.pid === container.pid && check.paused === container.paused
+              ? container
+              : { ...container, pid: check.pid, paused: check.paused }
+        )
+
+    /**
      * Applies engine events in order. The look-ups of all `Started` events the portfolio does
-     * not know are made concurrently first; a start whose look-up turns out unneeded (or
-     * missing, after an earlier event of the batch changed the picture) is settled in order.
+     * not know, and one process check per container with an exit, pause or resume in the batch,
+     * are made concurrently first (the checks see the engine at least as late as every event of
+     * the batch); a start whose look-up turns out unneeded (or missing, after an earlier event of
+     * the batch changed the picture) is settled in order.
      */
     const applyEvents = (
       start: Portfolio.Portfolio,
       batch: ReadonlyArray<ContainerEvent.ContainerEvent>
     ): Effect.Effect<{ portfolio: Portfolio.Portfolio; events: Array<WatcherEvent> }, EngineError> =>
       Effect.gen(function*() {
-        const lookups = batch.filter((event): event is ContainerEvent.Started =>
-          event._tag === "Started" && !Portfolio.isKnownInstance(start, event.id, event.pid)
-        )
-        const resolved = new Map<ContainerEvent.Started, Container.Container | undefined>()
-        yield* Effect.forEach(lookups, (event) => Effect.map(resolve(event), (c) => resolved.set(event, c)), {
-          concurrency: resolveConcurrency,
-          discard: true
+        const exitFollows = (event: ContainerEvent.Started, index: number) =>
+          batch.some((later, at) => at > index && later._tag === "Exited" && later.id === event.id && later.pid === event.pid)
+        const lookups: Array<[ContainerEvent.Started, boolean]> = []
+        const startedInBatch = new Set<string>()
+        const toCheck = new Set<string>()
+        batch.forEach((event, index) => {
+          if (event._tag === "Started") {
+            startedInBatch.add(event.id)
+            if (!Portfolio.isKnownInstance(start, event.id, event.pid)) lookups.push([event, exitFollows(event, index)])
+          } else if (
+            !trustEvents && event._tag !== "Updated" && (Portfolio.has(start, event.id) || startedInBatch.has(event.id))
+          ) {
+            toCheck.add(event.id)
+          }
         })
+        const resolved = new Map<ContainerEvent.Started, Container.Container | undefined>()
+        const checks = new Map<string, ProcessCheck>()
+        yield* Effect.all([
+          Effect.forEach(lookups, ([event, evidenced]) =>
+            Effect.map(resolveConfirmed(event, evidenced), (c) => resolved.set(event, c)), {
+            concurrency: resolveConcurrency,
+            discard: true
+          }),
+          Effect.forEach(toCheck, (id) => Effect.map(engine.checkProcess(id), (check) => checks.set(id, check)), {
+            concurrency: resolveConcurrency,
+            discard: true
+          })
+        ], { concurrency: 2, discard: true })
         let current = start
         const events: Array<WatcherEvent> = []
-        for (const event of batch) {
+        for (const [index, event] of batch.entries()) {
           let applied: Portfolio.Applied
           if (event._tag === "Started") {
             if (Portfolio.isKnownInstance(current, event.id, event.pid)) continue
-            const container = resolved.has(event) ? resolved.get(event) : yield* resolve(event)
+            const container = resolved.has(event)
+              ? resolved.get(event)
+              : yield* resolveConfirmed(event, exitFollows(event, index))
             if (container === undefined) continue
             applied = Portfolio.applyStarted(current, container)
           } else {
-            applied = Portfolio.applyEvent(current, event)
+            applied = Portfolio.applyEvent(current, confirmed(current, event, checks.get(event.id)))
           }
           current = applied.portfolio
           for (const change of applied.changes) events.push({ ...change, timestamp: event.timestamp })
@@ -451,20 +528,18 @@ export const make = (
       detail: "the event stream ended"
     })
 
-    /** Syncs from a live subscription whose events go to `inbox`, then follows them. */
+    /**
+     * Syncs from a live subscription, then follows it. `inbox` is the engine client's own queue:
+     * what it holds when the list returns is exactly what arrived during the list (and before),
+     * whatever the scheduler did meanwhile.
+     */
     const syncAndFollow = (
-      inbox: Queue.Queue<ContainerEvent.ContainerEvent>,
+      inbox: Queue.Dequeue<ContainerEvent.ContainerEvent, EngineError | Cause.Done>,
       firstSync: boolean,
       onSynced: Effect.Effect<void>
     ): Effect.Effect<never, EngineError> =>
       Effect.gen(function*() {
         const listed = yield* engine.list
-        // Let the events that reached the subscription during the list into the inbox first
-        // (a few scheduler turns, while it still grows), so that they count as "during the list".
-        for (let turns = 0, size = -1; turns < 16 && Queue.sizeUnsafe(inbox) !== size; turns++) {
-          size = Queue.sizeUnsafe(inbox)
-          yield* Effect.yieldNow
-        }
         const fresh = Portfolio.fromContainers(listed)
         const duringList = Portfolio.skipReflected(fresh, yield* Queue.clear(inbox))
         const synced = yield* applyEvents(fresh, duringList)
@@ -482,7 +557,7 @@ export const make = (
             Effect.flatMap(applyEvents(portfolio.value, batch), (applied) => publish(applied.portfolio, applied.events))
           )
         )
-        return yield* Effect.never
+        return yield* streamEnded
       })
 
     /** One attempt, in its own scope: subscribe, sync, follow events until something fails. */
@@ -493,18 +568,9 @@ export const make = (
     ): Effect.Effect<never, EngineError> =>
       Effect.scoped(Effect.gen(function*() {
         yield* SubscriptionRef.set(status, { _tag: "Syncing", attempt: number })
-        const engineEvents = yield* engine.subscribe
-        // Our own buffer, to tell which events arrived during the list.
-        const inbox = yield* Queue.unbounded<ContainerEvent.ContainerEvent>()
-        const broken = yield* Deferred.make<never, EngineError>()
-        yield* engineEvents.pipe(
-          Stream.runForEachArray((events) => Queue.offerAll(inbox, events)),
-          Effect.andThen(Effect.fail(streamEnded)),
-          Effect.catchCause((cause) => Deferred.failCause(broken, cause)),
-          Effect.forkScoped
-        )
+        const subscription = yield* engine.openSubscription
         // A broken subscription ends the attempt at once, whatever it is doing (listing, looking up).
-        return yield* Effect.raceFirst(syncAndFollow(inbox, firstSync, onSynced), Deferred.await(broken))
+        return yield* Effect.raceFirst(syncAndFollow(subscription.events, firstSync, onSynced), subscription.broken)
       }))
 
     const stop = (cause: Cause.Cause<EngineError>) =>

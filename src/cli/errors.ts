@@ -192,6 +192,11 @@ export const describeUnavailable = (
         `nothing listens on the containerd socket ${address} (connection refused)`,
         "Is containerd running? A crashed containerd leaves its socket file behind."
       ]
+    case "NotASocket":
+      return [
+        `${address}${addressOrigin(source)} is not a socket`,
+        "Is the address right? containerd's API socket is usually /run/containerd/containerd.sock."
+      ]
     case "DeadlineExceeded":
       return [`containerd at ${address} did not answer ${error.operation} in time${detail(error.detail)}`]
     case "ConnectionLost":

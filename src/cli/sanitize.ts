@@ -15,9 +15,11 @@
  * - line and paragraph separators, which some terminals treat as line breaks;
  * - bidi controls (embeddings, overrides, isolates and marks), which reorder what is displayed;
  * - unpaired surrogates (in `u` mode a paired one is a single code point and never matches),
- *   which terminals render unpredictably.
+ *   which terminals render unpredictably;
+ * - U+FFFD, which stands for bytes that were not UTF-8 (containerd passes label bytes as given):
+ *   shown as `\u{FFFD}`, so that a replaced byte is not mistaken for a glyph.
  */
-const unsafeCharacters = /[\p{Cc}\u2028\u2029\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uD800-\uDFFF]/gu
+const unsafeCharacters = /[\p{Cc}\u2028\u2029\uFFFD\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uD800-\uDFFF]/gu
 
 const shortEscapes: Readonly<Record<string, string>> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" }
 

@@ -3,8 +3,10 @@
  * {@link ContainerdConnection.ContainerdConnection}, shaped by a {@link NamespaceFilter.NamespaceFilter},
  * a {@link LabelMapping.LabelMapping} and, when provided, a {@link ContainerdEnricher.ContainerdEnricher}.
  *
- * - `list` costs 1 + 2 × (watched namespaces) RPCs — Namespaces.List, then Containers.List and
- *   Tasks.List per namespace, concurrently — never one per container.
+ * - `list` costs 1 + 2 × (watched namespaces) RPCs — Namespaces.List, then Containers.ListStream
+ *   (Containers.List where containerd lacks it) and Tasks.List per namespace, concurrently — never
+ *   one per container. Records are streamed one message each, so a namespace may hold more than
+ *   the 16 MiB of one message; a single record larger than that is kept without its labels.
  * - Alive means the task has its initial process: RUNNING, PAUSING or PAUSED (the latter two are
  *   `paused`), or UNKNOWN with a PID (a shim that does not answer does not make a container vanish).
  * - `subscribe` opens one Events.Subscribe with quoted server-side filters and returns only once
@@ -16,11 +18,19 @@
  */
 import { create } from "@bufbuild/protobuf"
 import { type Cause, type Config, Deferred, type Duration, Effect, Exit, Layer, Option, Queue, type Scope, Stream } from "effect"
-import type { Container as ContainerdContainer } from "../../gen/containerd/services/containers/v1/containers_pb.ts"
+import {
+  type Container as ContainerdContainer,
+  ContainerSchema
+} from "../../gen/containerd/services/containers/v1/containers_pb.ts"
 import { type Process, ProcessSchema, Status } from "../../gen/containerd/types/task_pb.ts"
 import type { Container } from "../Container.ts"
 import type { ContainerEvent, Started } from "../ContainerEvent.ts"
-import { EngineClient, type EngineClientShape } from "../EngineClient.ts"
+import {
+  EngineClient,
+  type EngineClientShape,
+  type EngineSubscription,
+  type ProcessCheck
+} from "../EngineClient.ts"
 import {
   ContainerNotFound,
   type EngineError,
@@ -32,10 +42,12 @@ import {
   ContainerdConnection,
   type ContainerdClients,
   type ContainerdConnectionOptions,
-  layerConfig as connectionLayerConfig
+  layerConfig as connectionLayerConfig,
+  MaxMessageBytes
 } from "./ContainerdConnection.ts"
 import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEnricher.ts"
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
+import { replacedInLabels } from "./internal/replacedText.ts"
 import { findSocketOwner } from "./internal/socketOwner.ts"
 import * as LabelMapping from "./LabelMapping.ts"
 import * as NamespaceFilter from "./NamespaceFilter.ts"
@@ -110,6 +122,11 @@ export interface ContainerdEngineShape extends EngineClientShape {
   readonly client: ContainerdClients
   /** Counts of envelopes skipped so far by this engine's subscriptions. */
   readonly skippedEvents: Effect.Effect<SkippedEvents>
+  /**
+   * How many label keys and values this engine has decoded with U+FFFD in them so far (containerd
+   * accepts label bytes that are not UTF-8; each invalid sequence becomes U+FFFD, see the README).
+   */
+  readonly replacedTexts: Effect.Effect<number>
 }
 
 const aliveStatuses = new Set([Status.RUNNING, Status.PAUSED, Status.PAUSING])
@@ -117,9 +134,19 @@ const aliveStatuses = new Set([Status.RUNNING, Status.PAUSED, Status.PAUSING])
 /** Alive: has its initial process. A task in UNKNOWN with a PID still has one. */
 const isAlive = (task: Process): boolean => aliveStatuses.has(task.status) || (task.status === Status.UNKNOWN && task.pid > 0)
 
+const gone: ProcessCheck = { _tag: "Gone" }
+const unknown: ProcessCheck = { _tag: "Unknown" }
+
 const isPaused = (task: Process): boolean => task.status === Status.PAUSED || task.status === Status.PAUSING
 
 const isNotFound = (error: CallError): boolean => error._tag === "EngineRequestError" && error.code === "NotFound"
+
+const isUnimplemented = (error: CallError): boolean =>
+  error._tag === "EngineRequestError" && error.code === "Unimplemented"
+
+/** A message larger than either side's limit (containerd: "trying to send message larger than max"). */
+const isTooLarge = (error: CallError): boolean =>
+  error._tag === "EngineRequestError" && error.code === "ResourceExhausted"
 
 /**
  * Builds the engine client from its services.
@@ -143,8 +170,10 @@ export const make = (
     const syncMarker = options.syncMarker ?? true
     const markerNamespace = options.syncMarkerNamespace ?? LabelMapping.DefaultNamespace
     const skipped: Record<Skipped, number> = { ignored: 0, "exec-exit": 0, unknown: 0, garbled: 0 }
+    let replacedTexts = 0
 
     const toContainer = (namespace: string, record: ContainerdContainer, task: Process): Effect.Effect<Container> => {
+      replacedTexts += replacedInLabels(record.labels)
       const container: Container = {
         id: LabelMapping.displayId(namespace, record.id),
         name: mapping.name(namespace, record.id, record.labels),
@@ -174,29 +203,74 @@ export const make = (
         )
       )
 
+    /**
+     * One record by id. A record larger than one gRPC message (containerd accepts hundreds of
+     * 4 KiB labels) cannot be fetched at all: it is kept with its id only, and a warning says so.
+     */
     const getContainer = (namespace: string, id: string): Effect.Effect<Option.Option<ContainerdContainer>, CallError> =>
       connection.call("Containers.Get", (clients, callOptions) => clients.containers.get({ id }, callOptions), {
         namespace
       }).pipe(
         Effect.map((response) => Option.fromNullishOr(response.container)),
-        Effect.catchIf(isNotFound, () => Effect.succeedNone)
+        Effect.catchIf(isNotFound, () => Effect.succeedNone),
+        Effect.catchIf(isTooLarge, () =>
+          Effect.as(
+            Effect.logWarning(
+              `effect-whalewatcher: the record of container ${LabelMapping.displayId(namespace, id)} is larger ` +
+                `than ${MaxMessageBytes} bytes; it is kept without its labels`
+            ),
+            Option.some(create(ContainerSchema, { id }))
+          ))
       )
+
+    // Known per connection once containerd said so: older releases have no ListStream.
+    let listStreamMissing = false
+
+    /**
+     * The records of a namespace, one message each (Containers.ListStream, as `ctr` and the Go
+     * original do): a namespace whose records add up to more than one message is still listed.
+     * A record too large for a message ends the stream; what came before it is kept and
+     * `complete` is false (the caller fetches the missing alive ones one by one).
+     */
+    const listRecords = (
+      namespace: string
+    ): Effect.Effect<{ readonly records: Array<ContainerdContainer>; readonly complete: boolean }, CallError> => {
+      const records: Array<ContainerdContainer> = []
+      const viaList = connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }).pipe(
+        Effect.map((response) => ({ records: response.containers, complete: true }))
+      )
+      if (listStreamMissing) return viaList
+      return connection.stream(
+        "Containers.ListStream",
+        (clients, o) => clients.containers.listStream({}, o),
+        { namespace }
+      ).pipe(
+        Stream.runForEach((message) => Effect.sync(() => message.container !== undefined && records.push(message.container))),
+        Effect.as({ records, complete: true }),
+        Effect.catchIf(
+          (error) => isUnimplemented(error) && records.length === 0,
+          () => Effect.andThen(Effect.sync(() => (listStreamMissing = true)), viaList)
+        ),
+        Effect.catchIf(isTooLarge, () => Effect.succeed({ records, complete: false }))
+      )
+    }
 
     const listNamespace = (namespace: string): Effect.Effect<Array<Container>, CallError> =>
       Effect.gen(function*() {
         const [containers, tasks] = yield* Effect.all([
-          connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }),
+          listRecords(namespace),
           connection.call("Tasks.List", (clients, o) => clients.tasks.list({}, o), { namespace })
         ], { concurrency: 2 })
-        const records = new Map(containers.containers.map((record) => [record.id, record]))
+        const records = new Map(containers.records.map((record) => [record.id, record]))
         // Tasks.List fills `id` with the container id (container_id stays empty).
         return yield* Effect.forEach(
           tasks.tasks.filter(isAlive),
           (task) =>
             Effect.gen(function*() {
               const id = task.id || task.containerId
-              // Both lists ran concurrently: a container created after Containers.List but started
-              // before Tasks.List is fetched on its own (rare).
+              // Both lists ran concurrently: a container created after the records were listed but
+              // started before Tasks.List is fetched on its own (rare), as is one after a record too
+              // large for a message.
               const record = records.get(id) ?? Option.getOrUndefined(yield* getContainer(namespace, id))
               return record === undefined ? [] : [yield* toContainer(namespace, record, task)]
             }),
@@ -230,9 +304,9 @@ export const make = (
       })
 
     const findByName = (namespace: string, name: string): Effect.Effect<ContainerdContainer | undefined, CallError> =>
-      connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }).pipe(
+      listRecords(namespace).pipe(
         Effect.map((response) =>
-          response.containers.find((record) => mapping.name(namespace, record.id, record.labels) === name)
+          response.records.find((record) => mapping.name(namespace, record.id, record.labels) === name)
         )
       )
 
@@ -250,11 +324,12 @@ export const make = (
       ...(syncMarker ? [`topic==${JSON.stringify(SyncMarkerTopic)}`] : [])
     ]
 
-    const subscribe: Effect.Effect<Stream.Stream<ContainerEvent, EngineError>, EngineError, Scope.Scope> = Effect.gen(
+    const openSubscription: Effect.Effect<EngineSubscription, EngineError, Scope.Scope> = Effect.gen(
       function*() {
         const token = new TextEncoder().encode(crypto.randomUUID())
         const queue = yield* Queue.unbounded<ContainerEvent, EngineError | Cause.Done>()
         const live = yield* Deferred.make<void, EngineError>()
+        const broken = yield* Deferred.make<never, EngineError>()
         const isOurMarker = (value: Uint8Array) =>
           value.length === token.length && value.every((byte, index) => byte === token[index])
 
@@ -271,7 +346,10 @@ export const make = (
               }
               const decoded = decodeEnvelope(envelope, mapping)
               if (typeof decoded === "string") skipped[decoded]++
-              else Queue.offerUnsafe(queue, decoded)
+              else {
+                if (decoded._tag === "Updated") replacedTexts += replacedInLabels(decoded.labels)
+                Queue.offerUnsafe(queue, decoded)
+              }
             })
           ),
           // A subscription never ends by itself: an end without error is a lost connection too.
@@ -284,7 +362,7 @@ export const make = (
             })
           )),
           Effect.onError((cause) =>
-            Effect.andThen(Queue.failCause(queue, cause), Deferred.failCause(live, cause))
+            Effect.all([Queue.failCause(queue, cause), Deferred.failCause(live, cause), Deferred.failCause(broken, cause)])
           ),
           Effect.forkScoped
         )
@@ -327,9 +405,30 @@ export const make = (
           const completed = yield* Deferred.poll(live)
           if (Option.isSome(completed)) yield* completed.value
         }
-        return Stream.fromQueue(queue)
+        return { events: queue, broken: Deferred.await(broken) }
       }
     )
+
+    const subscribe: Effect.Effect<Stream.Stream<ContainerEvent, EngineError>, EngineError, Scope.Scope> = Effect.map(
+      openSubscription,
+      (subscription) => Stream.fromQueue(subscription.events)
+    )
+
+    const checkProcess = (displayId: string): Effect.Effect<ProcessCheck, EngineError> =>
+      Effect.gen(function*() {
+        const { id, namespace } = LabelMapping.parseDisplayId(displayId)
+        if (!filter.allows(namespace) || id === "") return gone
+        const response = yield* connection.call(
+          "Tasks.Get",
+          (clients, o) => clients.tasks.get({ containerId: id }, o),
+          { namespace }
+        ).pipe(Effect.catchIf(isNotFound, () => Effect.succeed(undefined)))
+        const task = response?.process
+        if (task === undefined) return gone
+        // A shim that does not answer in time makes containerd report UNKNOWN: no evidence either way.
+        if (task.status === Status.UNKNOWN) return unknown
+        return aliveStatuses.has(task.status) ? { _tag: "Alive", pid: task.pid, paused: isPaused(task) } : gone
+      })
 
     const introspection = connection.call("Introspection.Server", (clients, o) => clients.introspection.server({}, o))
 
@@ -354,10 +453,13 @@ export const make = (
       list,
       inspect,
       subscribe,
+      openSubscription,
+      checkProcess,
       lifecycleEvents: Stream.unwrap(subscribe),
       resolveStarted,
       client: connection.clients,
-      skippedEvents: Effect.sync(() => ({ ...skipped }))
+      skippedEvents: Effect.sync(() => ({ ...skipped })),
+      replacedTexts: Effect.sync(() => replacedTexts)
     }
   })
 

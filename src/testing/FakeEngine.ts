@@ -25,10 +25,10 @@
  * ```
  * @since 0.1.0
  */
-import { Cause, DateTime, Duration, Effect, Layer, Queue, type Scope, Stream } from "effect"
+import { Cause, DateTime, Deferred, Duration, Effect, Exit, Layer, Queue, type Scope, Stream } from "effect"
 import type { Container } from "../Container.ts"
 import type { ContainerEvent, Started } from "../ContainerEvent.ts"
-import { EngineClient, type EngineClientShape } from "../EngineClient.ts"
+import { EngineClient, type EngineClientShape, type EngineSubscription, type ProcessCheck } from "../EngineClient.ts"
 import { ContainerNotFound, type EngineError, EngineUnavailable, ProcesslessContainer } from "../EngineError.ts"
 import * as Portfolio from "../Portfolio.ts"
 import * as Watcher from "../Watcher.ts"
@@ -38,7 +38,7 @@ import * as Watcher from "../Watcher.ts"
  *
  * @since 0.1.0
  */
-export type Operation = "list" | "subscribe" | "resolveStarted" | "inspect"
+export type Operation = "list" | "subscribe" | "resolveStarted" | "inspect" | "checkProcess"
 
 /**
  * One step of a call, as recorded in {@link FakeEngine.journal}.
@@ -107,6 +107,12 @@ export interface FakeEngineOptions {
   readonly firstPid?: number | undefined
   /** The address the fake reports and names in its errors (default `"fake://engine"`). */
   readonly address?: string | undefined
+  /**
+   * How many scheduler turns each event spends on its way to each subscription (called once per
+   * event and subscription; default: none, the event is there at once). Events keep their order.
+   * Real engines deliver events some time after the change, e.g. after a list already shows it.
+   */
+  readonly deliveryDelay?: (() => number) | undefined
 }
 
 const defaultLabelMapping: FakeLabelMapping = {
@@ -122,7 +128,11 @@ interface ContainerRecord {
   task: { pid: number; paused: boolean } | undefined
 }
 
-type Subscriber = Queue.Queue<ContainerEvent, EngineError | Cause.Done>
+interface Subscriber {
+  /** Where the fake puts events; the subscription's own queue unless events are delayed. */
+  readonly inbound: Queue.Queue<ContainerEvent, EngineError | Cause.Done>
+  readonly broken: Deferred.Deferred<never, EngineError>
+}
 
 /**
  * The fake engine. Its state-changing methods are synchronous (usable anywhere, e.g. in list
@@ -132,7 +142,7 @@ type Subscriber = Queue.Queue<ContainerEvent, EngineError | Cause.Done>
  */
 export class FakeEngine {
   /** How many calls each operation received. */
-  readonly calls: Record<Operation, number> = { list: 0, subscribe: 0, resolveStarted: 0, inspect: 0 }
+  readonly calls: Record<Operation, number> = { list: 0, subscribe: 0, resolveStarted: 0, inspect: 0, checkProcess: 0 }
   /** Every call's start and end, in order. */
   readonly journal: Array<JournalEntry> = []
   /** Delays added to calls, per operation (they use the Effect clock: a TestClock controls them). */
@@ -151,10 +161,12 @@ export class FakeEngine {
     list: [],
     subscribe: [],
     resolveStarted: [],
-    inspect: []
+    inspect: [],
+    checkProcess: []
   }
   readonly #listHooks: Array<ListHooks> = []
-  readonly #inFlight: Record<Operation, number> = { list: 0, subscribe: 0, resolveStarted: 0, inspect: 0 }
+  readonly #inFlight: Record<Operation, number> = { list: 0, subscribe: 0, resolveStarted: 0, inspect: 0, checkProcess: 0 }
+  readonly #deliveryDelay: (() => number) | undefined
   #openSubscriptions = 0
   #nextPid: number
 
@@ -163,6 +175,7 @@ export class FakeEngine {
     this.#labelMapping = options.labelMapping ?? defaultLabelMapping
     this.#nextPid = options.firstPid ?? 1000
     this.address = options.address ?? "fake://engine"
+    this.#deliveryDelay = options.deliveryDelay
     this.engine = {
       type: "fake",
       api: this.address,
@@ -189,7 +202,14 @@ export class FakeEngine {
               : Effect.succeed(container)
           })),
       lifecycleEvents: Stream.unwrap(Effect.suspend(() => this.engine.subscribe)),
-      subscribe: this.#call("subscribe", () => this.#subscribe),
+      subscribe: this.#call("subscribe", () => Effect.map(this.#subscribe, (s) => Stream.fromQueue(s.events))),
+      openSubscription: this.#call("subscribe", () => this.#subscribe),
+      checkProcess: (id) =>
+        this.#call("checkProcess", () =>
+          Effect.sync((): ProcessCheck => {
+            const task = this.#containers.get(id)?.task
+            return task === undefined ? { _tag: "Gone" } : { _tag: "Alive", pid: task.pid, paused: task.paused }
+          })),
       // Like containerd: the container's current labels, the PID from the event (not checked).
       resolveStarted: (event: Started) =>
         this.#call("resolveStarted", () =>
@@ -354,8 +374,10 @@ export class FakeEngine {
    * engine's connection breaks; events emitted before are still delivered.
    */
   disconnect(): void {
-    for (const queue of this.#live) {
-      Queue.failCauseUnsafe(queue, Cause.fail(this.#connectionLost("subscribe", "disconnected by the test")))
+    for (const subscriber of this.#live) {
+      const cause = Cause.fail(this.#connectionLost("subscribe", "disconnected by the test"))
+      Queue.failCauseUnsafe(subscriber.inbound, cause)
+      Deferred.doneUnsafe(subscriber.broken, Exit.failCause(cause))
     }
     this.#live.clear()
   }
@@ -388,21 +410,40 @@ export class FakeEngine {
   // -------------------------------------------------------------------------------------------
 
 
-  get #subscribe(): Effect.Effect<Stream.Stream<ContainerEvent, EngineError>, never, Scope.Scope> {
+  get #subscribe(): Effect.Effect<EngineSubscription, never, Scope.Scope> {
     return Effect.gen({ self: this }, function*() {
-      const queue: Subscriber = yield* Queue.unbounded<ContainerEvent, EngineError | Cause.Done>()
+      const events = yield* Queue.unbounded<ContainerEvent, EngineError | Cause.Done>()
+      const broken = yield* Deferred.make<never, EngineError>()
+      const delay = this.#deliveryDelay
+      let inbound = events
+      if (delay !== undefined) {
+        // One forwarder per subscription keeps the order; each event waits its own turns.
+        inbound = yield* Queue.unbounded<ContainerEvent, EngineError | Cause.Done>()
+        const delayed = inbound
+        yield* Effect.gen(function*() {
+          while (true) {
+            const event = yield* Queue.take(delayed)
+            for (let turns = delay(); turns > 0; turns--) yield* Effect.yieldNow
+            Queue.offerUnsafe(events, event)
+          }
+        }).pipe(
+          Effect.catchCause((cause) => Queue.failCause(events, cause)),
+          Effect.forkScoped
+        )
+      }
+      const subscriber: Subscriber = { inbound, broken }
       yield* Effect.acquireRelease(
         Effect.sync(() => {
           this.#openSubscriptions++
-          this.#live.add(queue)
+          this.#live.add(subscriber)
         }),
         () =>
           Effect.sync(() => {
             this.#openSubscriptions--
-            this.#live.delete(queue)
+            this.#live.delete(subscriber)
           })
       )
-      return Stream.fromQueue(queue)
+      return { events, broken: Deferred.await(broken) }
     })
   }
 
@@ -472,7 +513,7 @@ export class FakeEngine {
 
   #emit(event: ContainerEvent): void {
     this.history.push(event)
-    for (const queue of this.#live) Queue.offerUnsafe(queue, event)
+    for (const subscriber of this.#live) Queue.offerUnsafe(subscriber.inbound, event)
   }
 
   #connectionLost(operation: Operation, detail: string): EngineUnavailable {

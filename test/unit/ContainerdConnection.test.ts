@@ -173,10 +173,10 @@ describe("ContainerdConnection on a unix socket", () => {
       assert.strictEqual(streamError._tag === "EngineUnavailable" && streamError.reason, "SocketNotFound")
     }).pipe(Effect.provide(ContainerdConnection.layer({ address: "" }))))
 
-  it.effect("a path nothing listens on is NotListening", () =>
+  it.effect("a regular file at the path is NotASocket (Linux refuses the connect as for a dead socket)", () =>
     Effect.gen(function*() {
       const directory = fs.mkdtempSync(path.join(os.tmpdir(), "wwu-"))
-      const socketPath = path.join(directory, "stale.sock")
+      const socketPath = path.join(directory, "file.sock")
       fs.writeFileSync(socketPath, "")
       const error = yield* ContainerdConnection.ContainerdConnection.pipe(
         Effect.flatMap(version),
@@ -185,7 +185,10 @@ describe("ContainerdConnection on a unix socket", () => {
         Effect.ensuring(Effect.sync(() => fs.rmSync(directory, { recursive: true })))
       )
       assert.strictEqual(error._tag, "EngineUnavailable")
-      if (error._tag === "EngineUnavailable") assert.strictEqual(error.reason, "NotListening")
+      if (error._tag === "EngineUnavailable") {
+        assert.strictEqual(error.reason, "NotASocket")
+        assert.include(error.message, "is not a socket")
+      }
     }))
 
   it.live("a unary call past its deadline is DeadlineExceeded", () =>

@@ -101,9 +101,52 @@ describe("ContainerdEngine.list", () => {
       const containers = yield* (yield* engine).list
       assert.strictEqual(containers.length, 50)
       assert.strictEqual(fake.callCount(), 1 + 2 * 5)
-      assert.strictEqual(fake.callCount("Containers.List"), 5)
+      assert.strictEqual(fake.callCount("Containers.ListStream"), 5)
       assert.strictEqual(fake.callCount("Tasks.List"), 5)
       assert.isFalse(fake.calls.some((call) => call.namespace === "moby"), "ignored namespaces cost nothing")
+    }).pipe(Effect.provide(engineLayer(fake)))
+  })
+
+  it.effect("falls back to Containers.List where ListStream is UNIMPLEMENTED, and remembers it", () => {
+    const fake = populatedFake()
+    fake.failNext("Containers.ListStream", Code.Unimplemented, "unknown method ListStream")
+    return Effect.gen(function*() {
+      const client = yield* engine
+      const first = yield* client.list
+      assert.deepStrictEqual(first.map((c) => c.id).sort(), ["lab/unknown", "shop/cache", "shop/db", "web"])
+      // Namespaces are listed concurrently: each may have tried the stream once.
+      const streamsAfterFirst = fake.callCount("Containers.ListStream")
+      assert.isAtLeast(fake.callCount("Containers.List"), 1)
+      yield* client.list
+      assert.strictEqual(fake.callCount("Containers.ListStream"), streamsAfterFirst, "not asked again")
+    }).pipe(Effect.provide(engineLayer(fake)))
+  })
+
+  it.effect("other ListStream failures are not taken for a missing method", () => {
+    const fake = populatedFake()
+    fake.failNext("Containers.ListStream", Code.PermissionDenied, "no")
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip((yield* engine).list)
+      assert.strictEqual(error._tag, "EngineRequestError")
+      assert.strictEqual(fake.callCount("Containers.List"), 0)
+    }).pipe(Effect.provide(engineLayer(fake)))
+  })
+
+  it.effect("a record too large for a message fails neither the list nor the others: kept without labels", () => {
+    const fake = FakeContainerd.make()
+    for (const [id, pid] of [["a", 1], ["b", 2], ["c", 3]] as const) {
+      fake.addContainer({ namespace: "default", id, labels: { "nerdctl/name": `name-${id}` } })
+      fake.startTask({ namespace: "default", id, pid })
+    }
+    // The stream ends at the huge record (here: the first); its own Get fails the same way.
+    fake.failNext("Containers.ListStream", Code.ResourceExhausted, "grpc: trying to send message larger than max")
+    fake.failNext("Containers.Get", Code.ResourceExhausted, "grpc: trying to send message larger than max")
+    return Effect.gen(function*() {
+      const listed = (yield* (yield* engine).list).map((c) => [c.pid, c.name]).sort()
+      assert.strictEqual(listed.length, 3)
+      assert.strictEqual(listed.filter(([, name]) => String(name).startsWith("name-")).length, 2)
+      assert.deepStrictEqual(listed.map(([pid]) => pid), [1, 2, 3])
+      assert.strictEqual(fake.callCount("Containers.Get"), 3)
     }).pipe(Effect.provide(engineLayer(fake)))
   })
 

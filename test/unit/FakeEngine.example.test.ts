@@ -39,7 +39,9 @@ const CrashReporterLive: Layer.Layer<CrashReporter, never, Watcher.Watcher> = La
   Effect.gen(function*() {
     const watcher = yield* Watcher.Watcher
     const crashes = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
-    yield* watcher.events.pipe(
+    // Subscribe now, not in the forked fiber: events published before it runs would be missed.
+    const { events } = yield* watcher.subscribe
+    yield* events.pipe(
       Stream.filter((event) => event._tag === "Exited" && (event.exitStatus ?? 0) !== 0),
       Stream.runForEach((event) => SubscriptionRef.update(crashes, (names) => [...names, event.container.name])),
       Effect.forkScoped

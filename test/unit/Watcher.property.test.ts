@@ -1,5 +1,7 @@
 /**
  * Model-based property test of the Watcher: random interleavings of engine changes, stray and
+ * late events, arbitrary delays between a change and its event reaching the Watcher (FakeEngine
+ * deliveryDelay, so that a list may show a change before its event arrives), and
  * late events, disconnects, failing calls and changes made while a list is being taken. The
  * model is the fake engine's own truth. After quiescence:
  * - the Watcher's portfolio equals the engine's alive containers;
@@ -91,6 +93,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: hooks.map((h) => ({ op: "duringNextList" as const, ...h })), weight: 2 }
 )
 const scenario = fc.record({
+  // scheduler turns each event spends between the engine and its arrival at the Watcher's queue
+  delays: fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 16 }),
   initial: fc.array(fc.record({ id, project, paused: fc.boolean() }), { maxLength: 5 }),
   initialList: hooks,
   steps: fc.array(step, { maxLength: 30 })
@@ -172,7 +176,10 @@ const replayChecked = (portfolio: Portfolio.Portfolio, event: Watcher.WatcherEve
 }
 
 const runScenario = (input: Scenario) => {
-  const fake = FakeEngine.make()
+  let delivered = 0
+  const fake = FakeEngine.make(
+    input.delays.length === 0 ? {} : { deliveryDelay: () => input.delays[delivered++ % input.delays.length]! }
+  )
   fake.add({ id: sentinel })
   for (const container of input.initial) {
     if (fake.exists(container.id)) continue

@@ -161,14 +161,19 @@ describe("Watcher", () => {
     type Events = Stream.Stream<Watcher.WatcherEvent, Watcher.EventsLagged>
     const live = <A, E>(
       fake: FakeEngine.FakeEngine,
-      body: (watcher: Watcher.WatcherShape, events: Events) => Effect.Effect<A, E, Scope.Scope>
+      body: (watcher: Watcher.WatcherShape, events: Events) => Effect.Effect<A, E, Scope.Scope>,
+      options: Watcher.WatcherOptions = {}
     ) =>
       Effect.gen(function*() {
         const watcher = yield* Watcher.Watcher
         yield* watcher.ready
         const { events } = yield* watcher.subscribe
         return yield* body(watcher, events)
-      }).pipe(Effect.scoped, provideWatcher(fake))
+      }).pipe(Effect.scoped, provideWatcher(fake, options))
+
+    // The rules for events as they come (trustEvents: no process checks), with stray events the
+    // engine's state does not back; the checks are tested below.
+    const trusting: Watcher.WatcherOptions = { trustEvents: true }
 
     /** An event the engine sends without a change of state (late, duplicate or stray). */
     const stray = (
@@ -230,6 +235,41 @@ describe("Watcher", () => {
           fake.add({ id: "marker" })
           assert.deepStrictEqual(summary(yield* take(events, 1)), ["Started marker"])
           assert.strictEqual(fake.calls.resolveStarted, lookups + 1)
+        }), trusting)
+    })
+
+    it.effect("checks exits, pauses and starts against the engine: forged ones change nothing", () => {
+      const fake = FakeEngine.make()
+      fake.add({ id: "a", pid: 10 })
+      fake.create({ id: "never" })
+      return live(fake, (watcher, events) =>
+        Effect.gen(function*() {
+          const now = DateTime.nowUnsafe()
+          // any client of the socket may publish these; the engine's process check says otherwise
+          fake.emit({ _tag: "Exited", id: "a", namespace: "default", timestamp: now, pid: 10, exitStatus: 137 })
+          fake.emit({ _tag: "Paused", id: "a", namespace: "default", timestamp: now })
+          fake.emit({ _tag: "Started", id: "a", namespace: "default", timestamp: now, pid: 4242 })
+          fake.emit({ _tag: "Started", id: "never", namespace: "default", timestamp: now, pid: 77 })
+          fake.add({ id: "marker" })
+          assert.deepStrictEqual(summary(yield* take(events, 1)), ["Started marker"])
+          const portfolio = yield* current(watcher)
+          assert.deepStrictEqual([Portfolio.get(portfolio, "a")?.pid, Portfolio.get(portfolio, "a")?.paused], [10, false])
+          assert.isUndefined(Portfolio.get(portfolio, "never"))
+          assert.isAtLeast(fake.calls.checkProcess, 2)
+        }))
+    })
+
+    it.effect("a late copy of a start, after its instance exited, does not bring it back", () => {
+      const fake = FakeEngine.make()
+      fake.add({ id: "a", pid: 10 })
+      return live(fake, (watcher, events) =>
+        Effect.gen(function*() {
+          fake.exit("a")
+          assert.deepStrictEqual(summary(yield* take(events, 1)), ["Exited a"])
+          fake.emit(stray({ _tag: "Started", id: "a", pid: 10 }))
+          fake.add({ id: "marker" })
+          assert.deepStrictEqual(summary(yield* take(events, 1)), ["Started marker"])
+          assert.isUndefined(Portfolio.get(yield* current(watcher), "a"))
         }))
     })
 
@@ -248,7 +288,7 @@ describe("Watcher", () => {
           assert.deepStrictEqual(summary(got), ["Paused a", "Unpaused a", "Started marker"])
           assert.deepStrictEqual(got.map((e) => e.container.paused), [true, false, false])
           assert.strictEqual(Portfolio.totals(yield* current(watcher)).paused, 0)
-        }))
+        }), trusting)
     })
 
     it.effect("updates name, project and labels in place, announcing only real changes", () => {

@@ -43,6 +43,8 @@ describe("terminalSafe", () => {
     assert.strictEqual(terminalSafe("\u202Eevil\u202C \u2066x\u2069 \u200F"), "\\u{202E}evil\\u{202C} \\u{2066}x\\u{2069} \\u{200F}")
     assert.strictEqual(terminalSafe("line\u2028next"), "line\\u{2028}next")
     assert.strictEqual(terminalSafe("broken\uD800"), "broken\\u{D800}")
+    // U+FFFD is what a label byte that was not UTF-8 decodes to: visible as such.
+    assert.strictEqual(terminalSafe("x\uFFFD"), "x\\u{FFFD}")
     assert.strictEqual(terminalSafe("café 中文 🐳 back\\slash"), "café 中文 🐳 back\\slash")
   })
 })

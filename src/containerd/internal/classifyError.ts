@@ -2,6 +2,7 @@
  * Maps what connect-es throws into the library's tagged engine errors.
  * @internal
  */
+import { statSync } from "node:fs"
 import { Code, ConnectError } from "@connectrpc/connect"
 import { Predicate } from "effect"
 import { EngineRequestError, EngineUnavailable, type UnavailableReason } from "../../EngineError.ts"
@@ -20,10 +21,19 @@ const systemCodes: ReadonlyMap<string, UnavailableReason> = new Map([
   ["EACCES", "PermissionDenied"],
   ["EPERM", "PermissionDenied"],
   ["ECONNREFUSED", "NotListening"],
-  ["ENOTSOCK", "NotListening"],
+  ["ENOTSOCK", "NotASocket"],
   ["ECONNRESET", "ConnectionLost"],
   ["EPIPE", "ConnectionLost"]
 ])
+
+/** True when something other than a socket exists at `path` (checked only after a failed connect). */
+const isNotASocket = (path: string): boolean => {
+  try {
+    return !statSync(path).isSocket()
+  } catch {
+    return false
+  }
+}
 
 /** Finds the operating system's error code (ENOENT, ...) anywhere in a cause chain. */
 const systemCodeOf = (error: unknown): string | undefined => {
@@ -55,6 +65,8 @@ export const classifyError = (error: unknown, context: CallContext): EngineUnava
     })
 
   const systemCode = systemCodeOf(connectError)
+  // Linux refuses a connect to a path that is not a socket (a regular file) like a dead socket.
+  if (systemCode === "ECONNREFUSED" && isNotASocket(context.address)) return unavailable("NotASocket")
   if (systemCode !== undefined) return unavailable(systemCodes.get(systemCode)!)
 
   switch (connectError.code) {
