@@ -36,6 +36,7 @@ import {
 } from "./ContainerdConnection.ts"
 import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEnricher.ts"
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
+import { isIdentifier } from "./internal/identifiers.ts"
 import { findSocketOwner } from "./internal/socketOwner.ts"
 import * as LabelMapping from "./LabelMapping.ts"
 import * as NamespaceFilter from "./NamespaceFilter.ts"
@@ -213,12 +214,10 @@ export const make = (
 
     const inspect = (nameOrId: string): Effect.Effect<Container, EngineError> =>
       Effect.gen(function*() {
-        const { id, namespace } = LabelMapping.parseDisplayId(nameOrId)
-        const notFound = new ContainerNotFound({ address, nameOrId })
-        if (!filter.allows(namespace) || id === "") return yield* notFound
-        const byId = yield* getContainer(namespace, id)
-        const record = Option.isSome(byId) ? byId.value : yield* findByName(namespace, nameOrId)
-        if (record === undefined) return yield* notFound
+        const found = yield* findById(nameOrId)
+        const match = Option.isSome(found) ? found.value : yield* findByName(nameOrId)
+        if (match === undefined) return yield* new ContainerNotFound({ address, nameOrId })
+        const { namespace, record } = match
         const processless = new ProcesslessContainer({ address, id: LabelMapping.displayId(namespace, record.id) })
         const task = yield* connection.call(
           "Tasks.Get",
@@ -229,12 +228,40 @@ export const make = (
         return yield* toContainer(namespace, record, task.process)
       })
 
-    const findByName = (namespace: string, name: string): Effect.Effect<ContainerdContainer | undefined, CallError> =>
-      connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }).pipe(
-        Effect.map((response) =>
-          response.containers.find((record) => mapping.name(namespace, record.id, record.labels) === name)
-        )
-      )
+    /**
+     * By display ID: only when both parts are identifiers containerd accepts (user input never
+     * reaches a header or a request unchecked) and the namespace is watched.
+     */
+    const findById = (
+      displayId: string
+    ): Effect.Effect<Option.Option<{ namespace: string; record: ContainerdContainer }>, CallError> => {
+      const { id, namespace } = LabelMapping.parseDisplayId(displayId)
+      if (!isIdentifier(namespace) || !isIdentifier(id) || !filter.allows(namespace)) return Effect.succeedNone
+      return Effect.map(getContainer(namespace, id), Option.map((record) => ({ namespace, record })))
+    }
+
+    /**
+     * By name, against the names the engine knows: every watched namespace's containers, named by
+     * the label mapping (a name may contain `/` in any namespace). Several matches: the smallest
+     * display ID, as `Portfolio.getByName`.
+     */
+    const findByName = (
+      name: string
+    ): Effect.Effect<{ namespace: string; record: ContainerdContainer } | undefined, CallError> =>
+      Effect.gen(function*() {
+        const response = yield* connection.call("Namespaces.List", (clients, o) => clients.namespaces.list({}, o))
+        const namespaces = response.namespaces.map((namespace) => namespace.name).filter(filter.allows)
+        const perNamespace = yield* Effect.forEach(namespaces, (namespace) =>
+          connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }).pipe(
+            Effect.map((listed) =>
+              listed.containers
+                .filter((record) => mapping.name(namespace, record.id, record.labels) === name)
+                .map((record) => ({ namespace, record, displayId: LabelMapping.displayId(namespace, record.id) }))
+            )
+          ), { concurrency: listConcurrency })
+        const matches = perNamespace.flat().sort((a, b) => a.displayId < b.displayId ? -1 : a.displayId > b.displayId ? 1 : 0)
+        return matches[0]
+      })
 
     const resolveStarted = (event: Started): Effect.Effect<Container, EngineError> =>
       Effect.gen(function*() {
