@@ -263,6 +263,12 @@ export interface WatcherOptions {
   readonly onLag?: LagStrategy | undefined
   /** How many `Started` events are completed at once with the engine's `resolveStarted` (default 8). */
   readonly resolveConcurrency?: number | undefined
+  /**
+   * How soon a container whose state the engine could not tell (containerd: its shim did not
+   * answer) is checked again, by a resync; default 2 seconds. Until then it keeps its last known
+   * state, or is left out by a watcher that never saw it.
+   */
+  readonly recheckUndetermined?: Duration.Input | undefined
 }
 
 /**
@@ -328,6 +334,8 @@ export const make = (
     const capacity = options.eventCapacity ?? 1024
     const onLag = options.onLag ?? "fail"
     const resolveConcurrency = options.resolveConcurrency ?? 8
+    const recheckDelay = options.recheckUndetermined ?? "2 seconds"
+    const survey = engine.survey ?? Effect.map(engine.list, (alive) => ({ alive, undetermined: [] }))
 
     const portfolio = yield* SubscriptionRef.make(Portfolio.empty)
     const status = yield* SubscriptionRef.make<Status>({ _tag: "Syncing", attempt: 1 })
@@ -452,16 +460,22 @@ export const make = (
       inbox: Queue.Queue<ContainerEvent.ContainerEvent>,
       firstSync: boolean,
       onSynced: Effect.Effect<void>
-    ): Effect.Effect<never, EngineError> =>
+    ): Effect.Effect<void, EngineError> =>
       Effect.gen(function*() {
-        const listed = yield* engine.list
+        const surveyed = yield* survey
         // Let the events that reached the subscription during the list into the inbox first
         // (a few scheduler turns, while it still grows), so that they count as "during the list".
         for (let turns = 0, size = -1; turns < 16 && Queue.sizeUnsafe(inbox) !== size; turns++) {
           size = Queue.sizeUnsafe(inbox)
           yield* Effect.yieldNow
         }
-        const fresh = Portfolio.fromContainers(listed)
+        // A container the engine cannot tell about now is not taken for dead: it keeps its last
+        // known state (a fresh watcher has none to keep), and a resync checks again soon.
+        let fresh = Portfolio.fromContainers(surveyed.alive)
+        for (const id of surveyed.undetermined) {
+          const known = Portfolio.get(portfolio.value, id)
+          if (known !== undefined && !Portfolio.has(fresh, id)) fresh = Portfolio.set(fresh, known)
+        }
         const duringList = Portfolio.skipReflected(fresh, yield* Queue.clear(inbox))
         const synced = yield* applyEvents(fresh, duringList)
         // All or nothing: a sync that was published must also count as done (for the next diff).
@@ -473,12 +487,15 @@ export const make = (
           yield* SubscriptionRef.set(status, { _tag: "Live", since: now })
           yield* Deferred.succeed(ready, undefined)
         }))
-        yield* Stream.fromQueue(inbox).pipe(
+        const follow = Stream.fromQueue(inbox).pipe(
           Stream.runForEachArray((batch) =>
             Effect.flatMap(applyEvents(portfolio.value, batch), (applied) => publish(applied.portfolio, applied.events))
-          )
+          ),
+          Effect.andThen(Effect.never)
         )
-        return yield* Effect.never
+        if (surveyed.undetermined.length === 0) return yield* follow
+        // Ends the attempt after the re-check delay: the next attempt resyncs and announces the difference.
+        yield* Effect.raceFirst(follow, Effect.sleep(recheckDelay))
       })
 
     /** One attempt, in its own scope: subscribe, sync, follow events until something fails. */
@@ -486,7 +503,7 @@ export const make = (
       number: number,
       firstSync: boolean,
       onSynced: Effect.Effect<void>
-    ): Effect.Effect<never, EngineError> =>
+    ): Effect.Effect<void, EngineError> =>
       Effect.scoped(Effect.gen(function*() {
         yield* SubscriptionRef.set(status, { _tag: "Syncing", attempt: number })
         const engineEvents = yield* engine.subscribe

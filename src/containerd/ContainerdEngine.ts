@@ -20,7 +20,7 @@ import type { Container as ContainerdContainer } from "../../gen/containerd/serv
 import { type Process, ProcessSchema, Status } from "../../gen/containerd/types/task_pb.ts"
 import type { Container } from "../Container.ts"
 import type { ContainerEvent, Started } from "../ContainerEvent.ts"
-import { EngineClient, type EngineClientShape } from "../EngineClient.ts"
+import { EngineClient, type EngineClientShape, type Survey } from "../EngineClient.ts"
 import {
   ContainerNotFound,
   type EngineError,
@@ -109,6 +109,8 @@ export type SkippedEvents = Readonly<Record<Skipped, number>>
 export interface ContainerdEngineShape extends EngineClientShape {
   /** The typed gRPC clients. */
   readonly client: ContainerdClients
+  /** Always provided: tasks in state UNKNOWN without a PID are undetermined. */
+  readonly survey: Effect.Effect<Survey, EngineError>
   /** Counts of envelopes skipped so far by this engine's subscriptions. */
   readonly skippedEvents: Effect.Effect<SkippedEvents>
 }
@@ -117,6 +119,12 @@ const aliveStatuses = new Set([Status.RUNNING, Status.PAUSED, Status.PAUSING])
 
 /** Alive: has its initial process. A task in UNKNOWN with a PID still has one. */
 const isAlive = (task: Process): boolean => aliveStatuses.has(task.status) || (task.status === Status.UNKNOWN && task.pid > 0)
+
+/**
+ * Undetermined: UNKNOWN without a PID. containerd reports this when a shim does not answer within
+ * its 2 s state timeout (e.g. a stopped shim): the container may well be alive.
+ */
+const isUndetermined = (task: Process): boolean => task.status === Status.UNKNOWN && task.pid === 0
 
 const isPaused = (task: Process): boolean => task.status === Status.PAUSED || task.status === Status.PAUSING
 
@@ -183,7 +191,7 @@ export const make = (
         Effect.catchIf(isNotFound, () => Effect.succeedNone)
       )
 
-    const listNamespace = (namespace: string): Effect.Effect<Array<Container>, CallError> =>
+    const listNamespace = (namespace: string): Effect.Effect<Survey, CallError> =>
       Effect.gen(function*() {
         const [containers, tasks] = yield* Effect.all([
           connection.call("Containers.List", (clients, o) => clients.containers.list({}, o), { namespace }),
@@ -191,7 +199,10 @@ export const make = (
         ], { concurrency: 2 })
         const records = new Map(containers.containers.map((record) => [record.id, record]))
         // Tasks.List fills `id` with the container id (container_id stays empty).
-        return yield* Effect.forEach(
+        const undetermined = tasks.tasks.filter(isUndetermined).map((task) =>
+          LabelMapping.displayId(namespace, task.id || task.containerId)
+        )
+        const alive = yield* Effect.forEach(
           tasks.tasks.filter(isAlive),
           (task) =>
             Effect.gen(function*() {
@@ -203,14 +214,20 @@ export const make = (
             }),
           { concurrency: "unbounded" }
         ).pipe(Effect.map((nested) => nested.flat()))
+        return { alive, undetermined }
       })
 
-    const list: Effect.Effect<ReadonlyArray<Container>, EngineError> = Effect.gen(function*() {
+    const survey: Effect.Effect<Survey, EngineError> = Effect.gen(function*() {
       const response = yield* connection.call("Namespaces.List", (clients, o) => clients.namespaces.list({}, o))
       const namespaces = response.namespaces.map((namespace) => namespace.name).filter(filter.allows)
       const perNamespace = yield* Effect.forEach(namespaces, listNamespace, { concurrency: listConcurrency })
-      return perNamespace.flat()
+      return {
+        alive: perNamespace.flatMap((found) => found.alive),
+        undetermined: perNamespace.flatMap((found) => found.undetermined)
+      }
     })
+
+    const list: Effect.Effect<ReadonlyArray<Container>, EngineError> = Effect.map(survey, (found) => found.alive)
 
     const inspect = (nameOrId: string): Effect.Effect<Container, EngineError> =>
       Effect.gen(function*() {
@@ -379,6 +396,7 @@ export const make = (
       ),
       pid,
       list,
+      survey,
       inspect,
       subscribe,
       lifecycleEvents: Stream.unwrap(subscribe),
