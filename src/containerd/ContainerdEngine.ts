@@ -6,7 +6,8 @@
  * - `list` costs 1 + 2 × (watched namespaces) RPCs — Namespaces.List, then Containers.List and
  *   Tasks.List per namespace, concurrently — never one per container.
  * - Alive means the task has its initial process: RUNNING, PAUSING or PAUSED (the latter two are
- *   `paused`), or UNKNOWN with a PID (a shim that does not answer does not make a container vanish).
+ *   `paused`), or UNKNOWN with a PID. UNKNOWN without a PID (containerd's answer when a shim does
+ *   not respond within 2 s) is neither: `survey` reports it as undetermined, `list` leaves it out.
  * - `subscribe` opens one Events.Subscribe with quoted server-side filters and returns only once
  *   the subscription is known to be live (see {@link ContainerdEngineOptions.syncMarker}).
  * - Exits of exec'd processes are never container exits; unknown or garbled payloads are skipped
