@@ -55,6 +55,13 @@ export interface EngineClientShape {
   /** All alive containers (running or paused) in the namespaces the client does not ignore. */
   readonly list: Effect.Effect<ReadonlyArray<Container>, EngineError>
   /**
+   * Like {@link list}, plus the display IDs of containers whose state the engine cannot tell right
+   * now (containerd: a task in state UNKNOWN with no PID, its shim not answering within 2 s).
+   * Those are neither alive nor dead: the Watcher keeps what it knew of them and checks again.
+   * Optional: an engine without it never reports such containers.
+   */
+  readonly survey?: Effect.Effect<Survey, EngineError> | undefined
+  /**
    * One container by display ID or name. Fails with `ContainerNotFound`, or with
    * `ProcesslessContainer` when the container exists but has no initial process.
    */
@@ -88,6 +95,18 @@ export interface EngineClientShape {
   readonly resolveStarted: (event: Started) => Effect.Effect<Container, EngineError>
   /** The engine-specific native client (containerd: its typed gRPC clients). */
   readonly client: unknown
+}
+
+/**
+ * What {@link EngineClientShape.survey} found.
+ *
+ * @since 0.1.0
+ */
+export interface Survey {
+  /** The alive containers, as {@link EngineClientShape.list} returns them. */
+  readonly alive: ReadonlyArray<Container>
+  /** Display IDs of containers whose state the engine cannot tell now (not in `alive`). */
+  readonly undetermined: ReadonlyArray<string>
 }
 
 /**

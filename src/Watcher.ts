@@ -269,6 +269,12 @@ export interface WatcherOptions {
    * socket can then make the portfolio wrong until the next sync. Default false.
    */
   readonly trustEvents?: boolean | undefined
+  /**
+   * How soon a container whose state the engine could not tell (containerd: its shim did not
+   * answer) is checked again, by a resync; default 2 seconds. Until then it keeps its last known
+   * state, or is left out by a watcher that never saw it.
+   */
+  readonly recheckUndetermined?: Duration.Input | undefined
 }
 
 /**
@@ -361,6 +367,8 @@ export const make = (
     const onLag = options.onLag ?? "fail"
     const resolveConcurrency = options.resolveConcurrency ?? 8
     const trustEvents = options.trustEvents ?? false
+    const recheckDelay = options.recheckUndetermined ?? "2 seconds"
+    const survey = engine.survey ?? Effect.map(engine.list, (alive) => ({ alive, undetermined: [] }))
 
     const portfolio = yield* SubscriptionRef.make(Portfolio.empty)
     const status = yield* SubscriptionRef.make<Status>({ _tag: "Syncing", attempt: 1 })
@@ -537,10 +545,16 @@ export const make = (
       inbox: Queue.Dequeue<ContainerEvent.ContainerEvent, EngineError | Cause.Done>,
       firstSync: boolean,
       onSynced: Effect.Effect<void>
-    ): Effect.Effect<never, EngineError> =>
+    ): Effect.Effect<void, EngineError> =>
       Effect.gen(function*() {
-        const listed = yield* engine.list
-        const fresh = Portfolio.fromContainers(listed)
+        const surveyed = yield* survey
+        // A container the engine cannot tell about now is not taken for dead: it keeps its last
+        // known state (a fresh watcher has none to keep), and a resync checks again soon.
+        let fresh = Portfolio.fromContainers(surveyed.alive)
+        for (const id of surveyed.undetermined) {
+          const known = Portfolio.get(portfolio.value, id)
+          if (known !== undefined && !Portfolio.has(fresh, id)) fresh = Portfolio.set(fresh, known)
+        }
         const duringList = Portfolio.skipReflected(fresh, yield* Queue.clear(inbox))
         const synced = yield* applyEvents(fresh, duringList)
         // All or nothing: a sync that was published must also count as done (for the next diff).
@@ -552,12 +566,16 @@ export const make = (
           yield* SubscriptionRef.set(status, { _tag: "Live", since: now })
           yield* Deferred.succeed(ready, undefined)
         }))
-        yield* Stream.fromQueue(inbox).pipe(
+        const follow = Stream.fromQueue(inbox).pipe(
           Stream.runForEachArray((batch) =>
             Effect.flatMap(applyEvents(portfolio.value, batch), (applied) => publish(applied.portfolio, applied.events))
-          )
+          ),
+          // The queue ends when the engine's event stream ended without an error.
+          Effect.andThen(Effect.fail(streamEnded))
         )
-        return yield* streamEnded
+        if (surveyed.undetermined.length === 0) return yield* follow
+        // Ends the attempt after the re-check delay: the next attempt resyncs and announces the difference.
+        yield* Effect.raceFirst(follow, Effect.sleep(recheckDelay))
       })
 
     /** One attempt, in its own scope: subscribe, sync, follow events until something fails. */
@@ -565,7 +583,7 @@ export const make = (
       number: number,
       firstSync: boolean,
       onSynced: Effect.Effect<void>
-    ): Effect.Effect<never, EngineError> =>
+    ): Effect.Effect<void, EngineError> =>
       Effect.scoped(Effect.gen(function*() {
         yield* SubscriptionRef.set(status, { _tag: "Syncing", attempt: number })
         const subscription = yield* engine.openSubscription

@@ -8,7 +8,8 @@
  *   one per container. Records are streamed one message each, so a namespace may hold more than
  *   the 16 MiB of one message; a single record larger than that is kept without its labels.
  * - Alive means the task has its initial process: RUNNING, PAUSING or PAUSED (the latter two are
- *   `paused`), or UNKNOWN with a PID (a shim that does not answer does not make a container vanish).
+ *   `paused`), or UNKNOWN with a PID. UNKNOWN without a PID (containerd's answer when a shim does
+ *   not respond within 2 s) is neither: `survey` reports it as undetermined, `list` leaves it out.
  * - `subscribe` opens one Events.Subscribe with quoted server-side filters and returns only once
  *   the subscription is known to be live (see {@link ContainerdEngineOptions.syncMarker}).
  * - Exits of exec'd processes are never container exits; unknown or garbled payloads are skipped
@@ -29,7 +30,8 @@ import {
   EngineClient,
   type EngineClientShape,
   type EngineSubscription,
-  type ProcessCheck
+  type ProcessCheck,
+  type Survey
 } from "../EngineClient.ts"
 import {
   ContainerNotFound,
@@ -47,6 +49,7 @@ import {
 } from "./ContainerdConnection.ts"
 import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEnricher.ts"
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
+import { isIdentifier } from "./internal/identifiers.ts"
 import { replacedInLabels } from "./internal/replacedText.ts"
 import { findSocketOwner } from "./internal/socketOwner.ts"
 import * as LabelMapping from "./LabelMapping.ts"
@@ -120,6 +123,8 @@ export type SkippedEvents = Readonly<Record<Skipped, number>>
 export interface ContainerdEngineShape extends EngineClientShape {
   /** The typed gRPC clients. */
   readonly client: ContainerdClients
+  /** Always provided: tasks in state UNKNOWN without a PID are undetermined. */
+  readonly survey: Effect.Effect<Survey, EngineError>
   /** Counts of envelopes skipped so far by this engine's subscriptions. */
   readonly skippedEvents: Effect.Effect<SkippedEvents>
   /**
@@ -136,6 +141,12 @@ const isAlive = (task: Process): boolean => aliveStatuses.has(task.status) || (t
 
 const gone: ProcessCheck = { _tag: "Gone" }
 const unknown: ProcessCheck = { _tag: "Unknown" }
+
+/**
+ * Undetermined: UNKNOWN without a PID. containerd reports this when a shim does not answer within
+ * its 2 s state timeout (e.g. a stopped shim): the container may well be alive.
+ */
+const isUndetermined = (task: Process): boolean => task.status === Status.UNKNOWN && task.pid === 0
 
 const isPaused = (task: Process): boolean => task.status === Status.PAUSED || task.status === Status.PAUSING
 
@@ -255,7 +266,7 @@ export const make = (
       )
     }
 
-    const listNamespace = (namespace: string): Effect.Effect<Array<Container>, CallError> =>
+    const listNamespace = (namespace: string): Effect.Effect<Survey, CallError> =>
       Effect.gen(function*() {
         const [containers, tasks] = yield* Effect.all([
           listRecords(namespace),
@@ -263,7 +274,10 @@ export const make = (
         ], { concurrency: 2 })
         const records = new Map(containers.records.map((record) => [record.id, record]))
         // Tasks.List fills `id` with the container id (container_id stays empty).
-        return yield* Effect.forEach(
+        const undetermined = tasks.tasks.filter(isUndetermined).map((task) =>
+          LabelMapping.displayId(namespace, task.id || task.containerId)
+        )
+        const alive = yield* Effect.forEach(
           tasks.tasks.filter(isAlive),
           (task) =>
             Effect.gen(function*() {
@@ -276,23 +290,27 @@ export const make = (
             }),
           { concurrency: "unbounded" }
         ).pipe(Effect.map((nested) => nested.flat()))
+        return { alive, undetermined }
       })
 
-    const list: Effect.Effect<ReadonlyArray<Container>, EngineError> = Effect.gen(function*() {
+    const survey: Effect.Effect<Survey, EngineError> = Effect.gen(function*() {
       const response = yield* connection.call("Namespaces.List", (clients, o) => clients.namespaces.list({}, o))
       const namespaces = response.namespaces.map((namespace) => namespace.name).filter(filter.allows)
       const perNamespace = yield* Effect.forEach(namespaces, listNamespace, { concurrency: listConcurrency })
-      return perNamespace.flat()
+      return {
+        alive: perNamespace.flatMap((found) => found.alive),
+        undetermined: perNamespace.flatMap((found) => found.undetermined)
+      }
     })
+
+    const list: Effect.Effect<ReadonlyArray<Container>, EngineError> = Effect.map(survey, (found) => found.alive)
 
     const inspect = (nameOrId: string): Effect.Effect<Container, EngineError> =>
       Effect.gen(function*() {
-        const { id, namespace } = LabelMapping.parseDisplayId(nameOrId)
-        const notFound = new ContainerNotFound({ address, nameOrId })
-        if (!filter.allows(namespace) || id === "") return yield* notFound
-        const byId = yield* getContainer(namespace, id)
-        const record = Option.isSome(byId) ? byId.value : yield* findByName(namespace, nameOrId)
-        if (record === undefined) return yield* notFound
+        const found = yield* findById(nameOrId)
+        const match = Option.isSome(found) ? found.value : yield* findByName(nameOrId)
+        if (match === undefined) return yield* new ContainerNotFound({ address, nameOrId })
+        const { namespace, record } = match
         const processless = new ProcesslessContainer({ address, id: LabelMapping.displayId(namespace, record.id) })
         const task = yield* connection.call(
           "Tasks.Get",
@@ -303,12 +321,40 @@ export const make = (
         return yield* toContainer(namespace, record, task.process)
       })
 
-    const findByName = (namespace: string, name: string): Effect.Effect<ContainerdContainer | undefined, CallError> =>
-      listRecords(namespace).pipe(
-        Effect.map((response) =>
-          response.records.find((record) => mapping.name(namespace, record.id, record.labels) === name)
-        )
-      )
+    /**
+     * By display ID: only when both parts are identifiers containerd accepts (user input never
+     * reaches a header or a request unchecked) and the namespace is watched.
+     */
+    const findById = (
+      displayId: string
+    ): Effect.Effect<Option.Option<{ namespace: string; record: ContainerdContainer }>, CallError> => {
+      const { id, namespace } = LabelMapping.parseDisplayId(displayId)
+      if (!isIdentifier(namespace) || !isIdentifier(id) || !filter.allows(namespace)) return Effect.succeedNone
+      return Effect.map(getContainer(namespace, id), Option.map((record) => ({ namespace, record })))
+    }
+
+    /**
+     * By name, against the names the engine knows: every watched namespace's containers, named by
+     * the label mapping (a name may contain `/` in any namespace). Several matches: the smallest
+     * display ID, as `Portfolio.getByName`.
+     */
+    const findByName = (
+      name: string
+    ): Effect.Effect<{ namespace: string; record: ContainerdContainer } | undefined, CallError> =>
+      Effect.gen(function*() {
+        const response = yield* connection.call("Namespaces.List", (clients, o) => clients.namespaces.list({}, o))
+        const namespaces = response.namespaces.map((namespace) => namespace.name).filter(filter.allows)
+        const perNamespace = yield* Effect.forEach(namespaces, (namespace) =>
+          listRecords(namespace).pipe(
+            Effect.map((listed) =>
+              listed.records
+                .filter((record) => mapping.name(namespace, record.id, record.labels) === name)
+                .map((record) => ({ namespace, record, displayId: LabelMapping.displayId(namespace, record.id) }))
+            )
+          ), { concurrency: listConcurrency })
+        const matches = perNamespace.flat().sort((a, b) => a.displayId < b.displayId ? -1 : a.displayId > b.displayId ? 1 : 0)
+        return matches[0]
+      })
 
     const resolveStarted = (event: Started): Effect.Effect<Container, EngineError> =>
       Effect.gen(function*() {
@@ -451,6 +497,7 @@ export const make = (
       ),
       pid,
       list,
+      survey,
       inspect,
       subscribe,
       openSubscription,

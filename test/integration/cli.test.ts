@@ -193,6 +193,35 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
       yield* Effect.all(["web", "db", "tool", "idle"].map((name) => sandbox.remove(ns, name)), { concurrency: "unbounded" })
     }))
 
+  it.effect("inspect by name: slashes and spaces in default are found; a missing name with control characters is exit 1", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+      const slashed = `web-${run}/front`
+      const spaced = `a b-${run}/x`
+      const [slashedPid, spacedPid] = yield* Effect.all([
+        sandbox.run({ id: `front-${run}`, labels: { "nerdctl/name": slashed } }),
+        sandbox.run({ id: `spaced-${run}`, labels: { "nerdctl/name": spaced } })
+      ], { concurrency: "unbounded" })
+      const address = ["--address", sandbox.socketPath]
+      const hostile = `nope\x01\r\n-${run}/x\x7f`
+      const [bySlash, bySpace, missing, missingSpaced] = yield* Effect.all([
+        whalewatcher([...address, "inspect", slashed, "--json"]),
+        whalewatcher([...address, "inspect", spaced, "--json"]),
+        whalewatcher([...address, "inspect", hostile]),
+        whalewatcher([...address, "inspect", `a b-${run}/nope`])
+      ], { concurrency: 2 })
+      assert.strictEqual(bySlash.code, ExitCode.Ok, bySlash.stderr)
+      assert.deepInclude(JSON.parse(bySlash.stdout), { id: `front-${run}`, name: slashed, pid: slashedPid })
+      assert.strictEqual(bySpace.code, ExitCode.Ok, bySpace.stderr)
+      assert.deepInclude(JSON.parse(bySpace.stdout), { id: `spaced-${run}`, name: spaced, pid: spacedPid })
+      assert.strictEqual(missing.code, ExitCode.NotFound, missing.stderr)
+      assert.include(missing.stderr, "no container named or with ID")
+      assert.strictEqual(missingSpaced.code, ExitCode.NotFound, missingSpaced.stderr)
+      yield* Effect.all([sandbox.remove("default", `front-${run}`), sandbox.remove("default", `spaced-${run}`)], {
+        concurrency: "unbounded"
+      })
+    }))
+
   it.effect("events --json: started, paused, unpaused, exited; exit 0 on SIGTERM", () =>
     Effect.gen(function*() {
       const sandbox = yield* ContainerdSandbox.ContainerdSandbox

@@ -252,6 +252,27 @@ describe("ContainerdEngine.inspect", () => {
   })
 })
 
+describe("ContainerdEngine.inspect by name, against the names the engine knows", () => {
+  it.effect("a name with a slash in default is found; hostile names are ContainerNotFound and never sent", () => {
+    const fake = populatedFake()
+    fake.addContainer({ namespace: "default", id: "front1", labels: { "nerdctl/name": "web/front" } })
+    fake.startTask({ namespace: "default", id: "front1", pid: 301 })
+    fake.addContainer({ namespace: "default", id: "spaced", labels: { "nerdctl/name": "a b/x" } })
+    fake.startTask({ namespace: "default", id: "spaced", pid: 302 })
+    return Effect.gen(function*() {
+      const client = yield* engine
+      assert.strictEqual((yield* client.inspect("web/front")).id, "front1")
+      assert.strictEqual((yield* client.inspect("a b/x")).pid, 302)
+      for (const nameOrId of ["a b/nope", "bad\x01name", "x\x01/y", "ns\r\n/evil", "web/front/deeper"]) {
+        const error = yield* Effect.flip(client.inspect(nameOrId))
+        assert.strictEqual(error._tag, "ContainerNotFound", JSON.stringify(nameOrId))
+      }
+      // every namespace header sent is a containerd identifier: user input never went into one
+      for (const call of fake.calls) assert.match(call.namespace ?? "default", /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/)
+    }).pipe(Effect.provide(engineLayer(fake)))
+  })
+})
+
 describe("ContainerdEngine enrichment", () => {
   it.effect("runs on list, inspect and started containers, with containerd's details", () => {
     const fake = populatedFake()
