@@ -34,6 +34,7 @@ export type UnavailableReason =
   | "PermissionDenied"
   | "NotListening"
   | "NotASocket"
+  | "NotTheEngineApi"
   | "ConnectionLost"
   | "DeadlineExceeded"
   | "Unavailable"
@@ -44,6 +45,7 @@ const reasonHints: Record<UnavailableReason, string> = {
   PermissionDenied: "permission denied (run as root, or as a member of the group owning the socket)",
   NotListening: "the socket exists but nothing listens on it (is the engine running?)",
   NotASocket: "the path exists but is not a socket (is the address right?)",
+  NotTheEngineApi: "the socket does not speak the engine's API (is the address right?)",
   ConnectionLost: "the connection to the engine was lost",
   DeadlineExceeded: "the engine did not answer in time",
   Unavailable: "the engine is unavailable",

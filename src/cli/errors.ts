@@ -197,6 +197,11 @@ export const describeUnavailable = (
         `${address}${addressOrigin(source)} is not a socket`,
         "Is the address right? containerd's API socket is usually /run/containerd/containerd.sock."
       ]
+    case "NotTheEngineApi":
+      return [
+        `${address}${addressOrigin(source)} is not a containerd API socket${detail(error.detail)}`,
+        "Is the address right? containerd's gRPC socket is usually /run/containerd/containerd.sock (not its .ttrpc socket)."
+      ]
     case "DeadlineExceeded":
       return [`containerd at ${address} did not answer ${error.operation} in time${detail(error.detail)}`]
     case "ConnectionLost":

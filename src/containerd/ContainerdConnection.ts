@@ -21,6 +21,7 @@ import { Tasks } from "../../gen/containerd/services/tasks/v1/tasks_pb.ts"
 import { Version } from "../../gen/containerd/services/version/v1/version_pb.ts"
 import { EngineUnavailable, type EngineRequestError } from "../EngineError.ts"
 import { classifyError } from "./internal/classifyError.ts"
+import { type HandshakeResult, probeHandshake } from "./internal/handshake.ts"
 
 /**
  * containerd's default socket, used when neither an address option nor `CONTAINERD_ADDRESS` is set.
@@ -42,6 +43,21 @@ export const NamespaceHeader = "containerd-namespace"
  * @since 0.1.0
  */
 export const MaxMessageBytes: number = 16 * 1024 * 1024
+
+/** A unary call still unanswered after this long has the socket checked for HTTP/2 (see `call`). */
+const slowCallMillis = 1_500
+/** How long the check waits for the server's SETTINGS frame; containerd's answer takes microseconds. */
+const handshakeTimeoutMs = 1_000
+
+const isNotHttp2 = (result: HandshakeResult): boolean => result === "other" || result === "closed" || result === "silent"
+
+const handshakeDetail: Record<HandshakeResult, string> = {
+  http2: "",
+  other: "it answered an HTTP/2 connection preface with something else",
+  closed: "it closed the connection on an HTTP/2 connection preface",
+  silent: "it did not answer an HTTP/2 connection preface within a second",
+  unreachable: ""
+}
 
 /**
  * Typed connect-es clients for the containerd services in this library's proto subset.
@@ -252,7 +268,7 @@ export const make: (
       const timeoutMs = settings.timeout === undefined
         ? unaryTimeoutMs
         : Duration.toMillis(Duration.fromInputUnsafe(settings.timeout))
-      return Effect.tryPromise({
+      const attempt = Effect.tryPromise({
         try: (signal) => {
           const callOptions: CallOptions = { signal, timeoutMs }
           const headers = headersFor(settings.namespace)
@@ -262,6 +278,24 @@ export const make: (
         catch: (error) =>
           classifyError(error, { address, operation, namespace: settings.namespace, abortedByUs: closed })
       })
+      if (options.transport !== undefined) return attempt
+      // Is it containerd at all? Asked only when a call is slow or lost its connection, so that a
+      // socket that is not containerd's API fails within seconds instead of at the deadline.
+      const notTheApi = (result: HandshakeResult) =>
+        new EngineUnavailable({ address, operation, reason: "NotTheEngineApi", detail: handshakeDetail[result] })
+      const checkedAfterLoss = attempt.pipe(Effect.catchIf(
+        (error) => error._tag === "EngineUnavailable" && error.reason === "ConnectionLost",
+        (error) =>
+          Effect.flatMap(
+            Effect.promise(() => probeHandshake(address, handshakeTimeoutMs)),
+            (result) => Effect.fail(isNotHttp2(result) ? notTheApi(result) : error)
+          )
+      ))
+      const watchdog = Effect.sleep(slowCallMillis).pipe(
+        Effect.andThen(Effect.promise(() => probeHandshake(address, handshakeTimeoutMs))),
+        Effect.flatMap((result) => isNotHttp2(result) ? Effect.fail(notTheApi(result)) : Effect.never)
+      )
+      return Effect.raceFirst(checkedAfterLoss, watchdog)
     })
 
   const stream = <A>(

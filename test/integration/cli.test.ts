@@ -7,9 +7,10 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import { ExitCode } from "../../src/cli/errors.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { impostor, impostors } from "./impostors.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const entry = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
@@ -276,6 +277,28 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
       ])
       yield* Effect.all([sandbox.remove(ns, "old"), sandbox.remove(ns, "new")], { concurrency: "unbounded" })
     }))
+
+  it.effect("ls on a socket that is not containerd's API: exit 3 within seconds, a clear message, no stack trace", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* ContainerdSandbox.ContainerdSandbox
+      const paths: Array<readonly [string, string]> = [
+        ...(yield* Effect.forEach(impostors, (kind) => Effect.map(impostor(kind), (path) => [kind, path] as const))),
+        // containerd's own ttrpc socket, beside its gRPC one
+        ["containerd's ttrpc socket", `${sandbox.socketPath}.ttrpc`]
+      ]
+      const results = yield* Effect.forEach(paths, ([kind, path]) =>
+        Effect.map(Effect.timed(whalewatcher(["--address", path, "ls"])), ([took, result]) => ({ kind, path, took, result })), {
+        concurrency: "unbounded"
+      })
+      for (const { kind, path, result, took } of results) {
+        const what = `${kind}: exit ${result.code} after ${Duration.toMillis(took)} ms: ${result.stderr}`
+        assert.strictEqual(result.code, ExitCode.EngineUnavailable, what)
+        assert.strictEqual(result.stdout, "", what)
+        assert.notMatch(result.stderr, /\n\s+at /, what) // no stack trace
+        assert.include(result.stderr, path, what)
+        assert.include(result.stderr, kind === "regular-file" ? "is not a socket" : "is not a containerd API socket", what)
+      }
+    }).pipe(Effect.scoped))
 })
 
 /** Runs the effect with CONTAINERD_ADDRESS set (so the command finds the socket without --address). */
