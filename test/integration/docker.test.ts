@@ -147,6 +147,28 @@ const suite = <S extends Sandbox>(
         }).pipe(Effect.scoped))
     })
 
+    describe("slow consumers", () => {
+      it.effect("a subscriber that sleeps on every event loses none while containers start", () =>
+        Effect.gen(function*() {
+          const sandbox = yield* service
+          const engine = yield* engineFor(sandbox)
+          const events = yield* engine.subscribe
+          const names = Array.from({ length: 12 }, (_, n) => `slow${n}-${run}`)
+          const seen: Array<string> = []
+          // Slower than the 100 ms after which Docker skips a listener.
+          yield* events.pipe(
+            Stream.filter((event) => event._tag === "Started"),
+            Stream.runForEach((event) => Effect.andThen(Effect.sleep("150 millis"), Effect.sync(() => seen.push(event.name ?? "")))),
+            Effect.forkScoped
+          )
+          const started = yield* Effect.forEach(names, (name) => sandbox.run({ name }), { concurrency: 3 })
+          yield* Effect.gen(function*() {
+            while (!names.every((name) => seen.includes(name))) yield* Effect.sleep("100 millis")
+          }).pipe(Effect.timeout("60 seconds"))
+          yield* Effect.forEach(started, ({ id }) => sandbox.remove(id), { concurrency: 3, discard: true })
+        }).pipe(Effect.scoped))
+    })
+
     describe("Watcher", () => {
       it.effect("converges to the truth through a daemon restart with changes meanwhile", () =>
         Effect.gen(function*() {
@@ -173,6 +195,40 @@ const suite = <S extends Sandbox>(
         }).pipe(Effect.scoped))
     })
   })
+
+layer(DockerSandbox.layer({ liveRestore: true }), { excludeTestServices: true, timeout: "120 seconds" })(
+  "Watcher on a real dockerd with live-restore",
+  (it) => {
+    it.effect("a container that died while dockerd was down is announced as Exited by the resync", () =>
+      Effect.gen(function*() {
+        const sandbox = yield* DockerSandbox.DockerSandbox
+        const stays = yield* sandbox.run({ name: `stays-${run}` })
+        const dies = yield* sandbox.run({ name: `dies-${run}` })
+        const watcher = yield* Effect.map(
+          Layer.build(Watcher.layer().pipe(Layer.provide(DockerEngine.layerConfig({ address: sandbox.socketPath })))),
+          (context) => Context.get(context, Watcher.Watcher)
+        )
+        yield* watcher.ready
+        yield* converge(sandbox, watcher)
+        const exits: Array<string> = []
+        yield* watcher.events.pipe(
+          Stream.runForEach((event) => Effect.sync(() => event._tag === "Exited" && exits.push(event.container.id))),
+          Effect.forkScoped
+        )
+        yield* sandbox.stop
+        // Docker sends no event for a container that dies while it is down.
+        process.kill(dies.pid, "SIGKILL")
+        yield* sandbox.start()
+        const converged = yield* converge(sandbox, watcher)
+        assert.include(converged, stays.id)
+        assert.notInclude(converged, dies.id)
+        yield* Effect.gen(function*() {
+          while (!exits.includes(dies.id)) yield* Effect.sleep("50 millis")
+        }).pipe(Effect.timeout("30 seconds"))
+        assert.notInclude(exits, stays.id)
+      }).pipe(Effect.scoped))
+  }
+)
 
 suite("Docker engine client on a real dockerd", DockerSandbox.layer(), DockerSandbox.DockerSandbox, "docker")
 suite("Docker engine client on a real podman", PodmanSandbox.layer(), PodmanSandbox.PodmanSandbox, "podman")
