@@ -199,6 +199,21 @@ const suite = <S extends Sandbox>(
 layer(DockerSandbox.layer({ liveRestore: true }), { excludeTestServices: true, timeout: "120 seconds" })(
   "Watcher on a real dockerd with live-restore",
   (it) => {
+    it.effect("a socket that is not Docker's (containerd's) and a missing socket are clear errors", () =>
+      Effect.gen(function*() {
+        const sandbox = yield* DockerSandbox.DockerSandbox
+        const listOn = (address: string) =>
+          Effect.flatMap(EngineClient.EngineClient, (engine) => Effect.flip(engine.list)).pipe(
+            Effect.provide(DockerEngine.layerConfig({ address }))
+          )
+        const wrong = yield* listOn(sandbox.containerdSocketPath)
+        assert.strictEqual(wrong._tag, "EngineRequestError")
+        if (wrong._tag === "EngineRequestError") assert.strictEqual(wrong.code, "NotDockerApi")
+        assert.include(wrong.message, sandbox.containerdSocketPath)
+        const missing = yield* listOn(`${sandbox.directory}/missing.sock`)
+        assert.strictEqual(missing._tag === "EngineUnavailable" ? missing.reason : missing._tag, "SocketNotFound")
+      }))
+
     it.effect("a container that died while dockerd was down is announced as Exited by the resync", () =>
       Effect.gen(function*() {
         const sandbox = yield* DockerSandbox.DockerSandbox
