@@ -193,6 +193,29 @@ const suite = <S extends Sandbox>(
           yield* sandbox.remove(added.id)
           yield* converge(sandbox, watcher)
         }).pipe(Effect.scoped))
+
+      it.effect("converges to the truth through a kill -9 of the daemon", () =>
+        Effect.gen(function*() {
+          const sandbox = yield* service
+          const lifecycle = sandbox as unknown as {
+            readonly kill9: Effect.Effect<void>
+            readonly start: Effect.Effect<void> | ((options?: object) => Effect.Effect<void>)
+          }
+          const before = yield* sandbox.run({ name: `crash-${run}` })
+          const watcher = yield* Effect.map(
+            Layer.build(Watcher.layer().pipe(Layer.provide(DockerEngine.layerConfig({ address: sandbox.socketPath, flavor })))),
+            (context) => Context.get(context, Watcher.Watcher)
+          )
+          yield* watcher.ready
+          yield* converge(sandbox, watcher)
+          yield* lifecycle.kill9
+          yield* typeof lifecycle.start === "function" ? lifecycle.start() : lifecycle.start
+          const after = yield* sandbox.run({ name: `recovered-${run}` })
+          assert.include(yield* converge(sandbox, watcher), after.id)
+          yield* sandbox.remove(before.id).pipe(Effect.ignore)
+          yield* sandbox.remove(after.id)
+          yield* converge(sandbox, watcher)
+        }).pipe(Effect.scoped))
     })
   })
 
