@@ -99,6 +99,15 @@ type ContainerInspect = typeof ContainerInspect.Type
 
 const ContainerSummaries = Schema.Array(Schema.Struct({ Id: Schema.String }))
 
+/** Podman's native list: it carries the PID, so one request lists everything. */
+const LibpodSummaries = Schema.NullOr(Schema.Array(Schema.Struct({
+  Id: Schema.String,
+  Names: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
+  Labels: Labels,
+  Pid: Schema.optional(Schema.Number),
+  State: Schema.optional(Schema.String)
+})))
+
 const Info = Schema.Struct({ ID: Schema.optional(Schema.String), SystemTime: Schema.optional(Schema.String) })
 
 const Version = Schema.Struct({ Version: Schema.optional(Schema.String), ApiVersion: Schema.optional(Schema.String) })
@@ -154,7 +163,28 @@ export const make = (options: DockerEngineOptions = {}): Effect.Effect<DockerEng
         return toContainer(record.value)
       })
 
+    const listPodman: Effect.Effect<ReadonlyArray<Container>, EngineError> = Effect.map(
+      connection.getJson("Containers.List", "/libpod/containers/json", LibpodSummaries, { params: { filters: aliveFilter } }),
+      (summaries) =>
+        (summaries ?? []).flatMap((summary) => {
+          const pid = summary.Pid ?? 0
+          if (pid <= 0 || (summary.State !== "running" && summary.State !== "paused")) return []
+          const labels = summary.Labels ?? {}
+          return [{
+            id: summary.Id,
+            name: (summary.Names?.[0] ?? "").replace(/^\//, ""),
+            labels,
+            pid,
+            project: labels[projectLabel] ?? "",
+            paused: summary.State === "paused",
+            namespace: ""
+          }]
+        })
+    )
+
     const list: Effect.Effect<ReadonlyArray<Container>, EngineError> = Effect.gen(function*() {
+      // Podman's own list has PIDs: 1 request instead of 1 + N.
+      if ((yield* connection.ping).isPodman) return yield* listPodman
       const summaries = yield* connection.getJson("Containers.List", "/containers/json", ContainerSummaries, {
         params: { filters: aliveFilter }
       })

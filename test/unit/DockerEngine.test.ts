@@ -22,8 +22,8 @@ const engineOf = (fake: FakeDocker) =>
 const hex = (digit: string) => digit.repeat(64)
 
 /** web (running), db (paused, in project shop), old (exited), fresh (created, never started). */
-const populated = () => {
-  const fake = makeFakeDocker()
+const populated = (options: Parameters<typeof makeFakeDocker>[0] = {}) => {
+  const fake = makeFakeDocker(options)
   fake.add(hex("a"), "web")
   fake.start(hex("a"), 101)
   fake.add(hex("b"), "db", { "com.docker.compose.project": "shop", tier: "data" })
@@ -146,6 +146,19 @@ describe("DockerEngine list and inspect", () => {
       })
       // 1 ping + 1 list + 1 inspect per alive container.
       assert.strictEqual(fake.requests.length, 4)
+    }))
+
+  it.effect("on Podman, one request lists everything (its native list has PIDs)", () =>
+    Effect.gen(function*() {
+      const docker = populated()
+      const podman = populated({ podman: true })
+      const fromDocker = [...(yield* (yield* engineOf(docker)).list)].sort((a, b) => a.id.localeCompare(b.id))
+      const fromPodman = [...(yield* (yield* engineOf(podman)).list)].sort((a, b) => a.id.localeCompare(b.id))
+      assert.deepStrictEqual(fromPodman, fromDocker)
+      assert.strictEqual(fromPodman.length, 2)
+      assert.deepStrictEqual(podman.requests.filter((request) => request !== "GET /_ping").map((r) => r.split("?")[0]), [
+        "GET /v1.41/libpod/containers/json"
+      ])
     }))
 
   it.effect("inspects by name, full ID and unambiguous prefix", () =>

@@ -23,6 +23,8 @@ export interface FakeDockerOptions {
   readonly apiVersion?: string
   /** Answer /_ping without an Api-Version header (a socket that is not Docker's). */
   readonly notDocker?: boolean
+  /** Answer as Podman does (Libpod-Api-Version, the native libpod list). */
+  readonly podman?: boolean
   /** Never answer these paths (for deadline tests). */
   readonly hangOn?: RegExp
 }
@@ -191,7 +193,11 @@ export const makeFakeDocker = (options: FakeDockerOptions = {}) => {
     if (path === "/_ping") {
       return new Response("OK", {
         status: 200,
-        headers: options.notDocker ? {} : { "api-version": apiVersion, server: "Docker/20.10.24 (linux)" }
+        headers: options.notDocker
+          ? {}
+          : options.podman
+          ? { "api-version": apiVersion, "libpod-api-version": "4.3.1", server: "Libpod/4.3.1 (linux)" }
+          : { "api-version": apiVersion, server: "Docker/20.10.24 (linux)" }
       })
     }
     const versioned = /^\/v\d+\.\d+(\/.*)$/.exec(path)
@@ -206,6 +212,11 @@ export const makeFakeDocker = (options: FakeDockerOptions = {}) => {
         filters.status !== undefined ? filters.status.includes(c.State.Status) : all || c.State.Running
       )
       return json(listed.map((c) => ({ Id: c.Id, Names: [c.Name], Labels: c.Config.Labels, State: c.State.Status, Extra: [] })))
+    }
+    if (rest === "/libpod/containers/json" && options.podman) {
+      const filters = JSON.parse(url.searchParams.get("filters") ?? "{}") as { status?: Array<string> }
+      const listed = [...containers.values()].filter((c) => filters.status?.includes(c.State.Status) ?? c.State.Running)
+      return json(listed.map((c) => ({ Id: c.Id, Names: [c.Name.slice(1)], Labels: c.Config.Labels, Pid: c.State.Pid, State: c.State.Status, Pod: "" })))
     }
     const inspect = /^\/containers\/([^/]+)\/json$/.exec(rest)
     if (inspect !== null) {
