@@ -7,7 +7,7 @@
  * queue delivers every one of them afterwards.
  */
 import { assert, layer } from "@effect/vitest"
-import { Context, Deferred, Effect, Layer, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, Schedule, Stream } from "effect"
 import { HttpClient } from "effect/http"
 import { DockerEngine, UnixSocketHttpClient } from "../../src/docker/index.ts"
 import { EngineClient } from "../../src/index.ts"
@@ -34,10 +34,19 @@ layer(DockerSandbox.layer(), { excludeTestServices: true, timeout: "240 seconds"
         const release = yield* Deferred.make<void>()
         let seen = 0
         let made = 0
+        let renamed = false
         // Stalls on the first event until every change was made, then counts.
         yield* events.pipe(
-          Stream.filter((event) => event.id === id && (event._tag === "Paused" || event._tag === "Unpaused")),
-          Stream.runForEach(() => Effect.andThen(Deferred.await(release), Effect.sync(() => seen++))),
+          Stream.filter((event) => event.id === id),
+          Stream.runForEach((event) =>
+            Effect.andThen(
+              Deferred.await(release),
+              Effect.sync(() => {
+                if (event._tag === "Paused" || event._tag === "Unpaused") seen++
+                if (event._tag === "Updated" && event.name === "bulky-done") renamed = true
+              })
+            )
+          ),
           Effect.forkScoped
         )
         // Straight through the API: a docker CLI process per change would make this test minutes long.
@@ -45,19 +54,26 @@ layer(DockerSandbox.layer(), { excludeTestServices: true, timeout: "240 seconds"
           Layer.build(UnixSocketHttpClient.layer(sandbox.socketPath)),
           (context) => Context.get(context, HttpClient.HttpClient)
         )
+        // dockerd sends an event for each change it answers with 204, and at times one more: when
+        // containerd's late report of a pause reaches it after the unpause, it marks the container
+        // paused again (then answers 409 or 500 to the next change: try again, shortly after).
         const change = (action: "pause" | "unpause") =>
           Effect.flatMap(api.post(`http://docker/containers/${id}/${action}`), (response) =>
             response.status === 204
               ? Effect.sync(() => made++)
-              : Effect.flatMap(response.text, (text) => Effect.sync(() => console.log(`${action}: ${response.status} ${text}`))))
+              : Effect.flatMap(response.text, (text) => Effect.fail(`${action}: ${response.status} ${text}`))).pipe(
+              Effect.retry({ times: 20, schedule: Schedule.spaced("20 millis") }),
+              Effect.orDie
+            )
         for (let n = 0; n < pairs; n++) {
           yield* change("pause")
           yield* change("unpause")
         }
-        console.log("made", made)
+        // The last change, sent while the subscriber still stalls: a listener dockerd skipped misses it.
+        yield* sandbox.rename(id, "bulky-done")
         yield* Deferred.succeed(release, undefined)
         const all = yield* Effect.gen(function*() {
-          while (seen < 2 * pairs) yield* Effect.sleep("100 millis")
+          while (seen < made || !renamed) yield* Effect.sleep("100 millis")
           return seen
         }).pipe(
           Effect.timeoutOrElse({
@@ -65,7 +81,9 @@ layer(DockerSandbox.layer(), { excludeTestServices: true, timeout: "240 seconds"
             orElse: () => Effect.succeed(seen)
           })
         )
-        assert.strictEqual(all, 2 * pairs, "every pause and unpause reached the stalled subscriber")
+        assert.strictEqual(made, 2 * pairs)
+        assert.isAtLeast(all, made, "every pause and unpause reached the stalled subscriber")
+        assert.isTrue(renamed, "the rename after them reached it too")
         yield* sandbox.remove(id)
       }).pipe(Effect.scoped))
   }
