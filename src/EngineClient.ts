@@ -93,6 +93,11 @@ export interface EngineClientShape {
    * one Containers.Get; the PID comes from the event).
    */
   readonly resolveStarted: (event: Started) => Effect.Effect<Container, EngineError>
+  /**
+   * True when {@link resolveStarted} reads the container's process as it is now (Docker's
+   * inspect), so that a start needs no separate {@link checkProcess}. Default false.
+   */
+  readonly resolveStartedIsCurrent?: boolean | undefined
   /** The engine-specific native client (containerd: its typed gRPC clients). */
   readonly client: unknown
 }

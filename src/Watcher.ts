@@ -455,7 +455,7 @@ export const make = (
       event: ContainerEvent.Started,
       evidenced: boolean
     ): Effect.Effect<Container.Container | undefined, EngineError> =>
-      trustEvents || evidenced
+      trustEvents || evidenced || engine.resolveStartedIsCurrent === true
         ? resolve(event)
         : Effect.map(
           Effect.all([resolve(event), engine.checkProcess(event.id)], { concurrency: 2 }),

@@ -10,3 +10,7 @@ export * as FakeContainerd from "./FakeContainerd.ts"
 export * as ContainerdSandbox from "./ContainerdSandbox.ts"
 /** A scriptable in-memory engine, and a Watcher over it. */
 export * as FakeEngine from "./FakeEngine.ts"
+/** A real, private, throwaway dockerd (on a private containerd) as a scoped layer. */
+export * as DockerSandbox from "./DockerSandbox.ts"
+/** A real, private, throwaway Podman API service as a scoped layer. */
+export * as PodmanSandbox from "./PodmanSandbox.ts"
