@@ -1,8 +1,10 @@
 /**
  * Per-event cost: containers started by `ctr run` while a Watcher runs on the real containerd.
  *
- * - RPCs per start event, counted on the Watcher's own connection (goal: 1 — the Containers.Get
- *   that completes a `/tasks/start` event, which carries no labels).
+ * - RPCs per start event, counted on the Watcher's own connection (goal: 2 — the Containers.Get
+ *   that completes a `/tasks/start` event, which carries no labels, and the Tasks.Get beside it
+ *   that confirms the task, since anyone on the socket may publish a start, and a shim re-sends
+ *   one late).
  * - Latency from the event's arrival at the client to the Watcher announcing it: the arrival is
  *   stamped by an interceptor on the Watcher's connection as the Events.Subscribe stream yields
  *   the decoded envelope (closest to the socket we can get without patching connect); the
@@ -336,12 +338,12 @@ export const run = (scene: Scene, settings: EventSettings): Effect.Effect<Sectio
       row(
         "RPCs per start event, isolated",
         `${perStart(isolatedCounts, isolated.length).toFixed(2)} (${describeCounts(isolatedCounts)})`,
-        { target: "1", verdict: verdict(rpcs(isolatedCounts) === isolated.length) }
+        { target: "2 (Get + Tasks.Get)", verdict: verdict(rpcs(isolatedCounts) === 2 * isolated.length) }
       ),
       row(
         "RPCs per start event, burst",
         `${perStart(burstCounts, burst.length).toFixed(2)} (${describeCounts(burstCounts)})`,
-        { target: "1", verdict: verdict(rpcs(burstCounts) === burst.length) }
+        { target: "2 (Get + Tasks.Get)", verdict: verdict(rpcs(burstCounts) === 2 * burst.length) }
       )
     )
     result.notes.push(

@@ -107,7 +107,7 @@ const firstLine = (text: string): string => text.trim().split("\n").find((l) => 
 // -------------------------------------------------------------------------------------------------
 
 const coreSection = Effect.gen(function*() {
-  const result = section("3. Core throughput and memory (FakeEngine, no container engine; events/s: median (min–max))")
+  const result = section("3. Core throughput and memory (FakeEngine, no container engine, events trusted as they come; events/s: median (min–max))")
   const finished = yield* runCommand(
     [process.execPath, "--expose-gc", "--import", "tsx", path.join(root, "bench", "core.ts"), ...(quick ? ["--quick"] : [])],
     600_000

@@ -2,13 +2,13 @@
  * Running a program as the main program of a process, the same way on Node, Deno and Bun, on
  * effect's own `Runtime.makeRunMain`: SIGINT and SIGTERM interrupt the program (its scopes close,
  * so subscriptions and connections are released) and the process exits 0; a second signal exits
- * at once with 130. A failure is logged as its message (no stack trace: typed errors here say
+ * at once with 130. Logs go to stderr. A failure is logged as its message (no stack trace: typed errors here say
  * what went wrong and where) and exits 1.
  *
  * @since 0.1.0
  */
 import process from "node:process"
-import { Cause, Effect, Exit, Runtime } from "effect"
+import { Cause, Effect, Exit, Logger, Runtime } from "effect"
 
 /** Exit code after a second signal that did not wait for the program to finish. */
 const ExitAtOnce = 130
@@ -48,7 +48,8 @@ export const runMain: <A, E>(program: Effect.Effect<A, E>) => void = (program) =
     Cause.hasInterruptsOnly(cause)
       ? Effect.void
       : Effect.logError(Cause.prettyErrors(cause).map((error) => error.message).join("\n") || Cause.pretty(cause)))
-  run(reported, {
+  // Logs go to stderr, so that stdout carries only the program's own output (e.g. JSON lines).
+  run(Effect.provideService(reported, Logger.LogToStderr, true), {
     disableErrorReporting: true,
     // Interrupted by a signal we were asked to honour: a normal end.
     teardown: (exit, onExit) =>

@@ -11,14 +11,20 @@
  * @since 0.1.0
  */
 import process from "node:process"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, Logger } from "effect"
 import { run } from "./Cli.ts"
 import { layerContainerd } from "./Connector.ts"
 import { ExitCode } from "./errors.ts"
 import * as Platform from "./platform.ts"
 
 const args = process.argv.slice(2)
-const fiber = Effect.runFork(run(args).pipe(Effect.provide(Layer.merge(Platform.layer(args), layerContainerd))))
+// Logs (e.g. the Watcher's warnings) go to stderr: stdout carries only the command's output.
+const fiber = Effect.runFork(
+  run(args).pipe(
+    Effect.provide(Layer.merge(Platform.layer(args), layerContainerd)),
+    Effect.provideService(Logger.LogToStderr, true)
+  )
+)
 
 let stopping = false
 const stop = () => {
