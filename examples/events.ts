@@ -3,7 +3,7 @@
  * subscription and the connection). With `--json`: one JSON object per line, with type
  * (started|exited|paused|unpaused|updated), id, name when known, project, pid and timestamp.
  *
- *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock npx tsx examples/events.ts [--json]
+ *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock node --import tsx examples/events.ts [--json]
  */
 import { Console, Effect, Stream } from "effect"
 import { ContainerdEngine } from "../src/containerd/index.ts"

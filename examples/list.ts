@@ -2,7 +2,7 @@
  * Lists the alive containers of a containerd: a table, or with `--json` a JSON array of
  * {id, name, project, pid, paused, labels} sorted by id.
  *
- *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock npx tsx examples/list.ts [--json]
+ *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock node --import tsx examples/list.ts [--json]
  *   npx deno run -A examples/list.ts --address /path/to/containerd.sock
  *   npx bun examples/list.ts --json
  */

@@ -3,7 +3,7 @@
  * waits up to 30 s for the first sync, printing why while it retries, then prints the portfolio
  * and every change; exits 1 when the Watcher stops or never gets ready, 0 on Ctrl-C.
  *
- *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock npx tsx examples/quickstart.ts
+ *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock node --import tsx examples/quickstart.ts
  */
 import { Console, Effect, Layer, Stream, SubscriptionRef } from "effect"
 import { ContainerdEngine } from "../src/containerd/index.ts"

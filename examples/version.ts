@@ -1,7 +1,7 @@
 /**
  * Prints the containerd engine's version and its persistent uuid, then exits.
  *
- *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock npx tsx examples/version.ts
+ *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock node --import tsx examples/version.ts
  *   npx deno run -A examples/version.ts --address /path/to/containerd.sock
  *   npx bun examples/version.ts
  */

@@ -4,7 +4,7 @@
  * sync, then {"type":"started"|"exited"|"paused"|"unpaused"|"updated", "id", "name", "project",
  * "pid", "paused"} per change. Exits 0 on SIGINT/SIGTERM after closing everything.
  *
- *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock npx tsx examples/watch.ts [--json]
+ *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock node --import tsx examples/watch.ts [--json]
  */
 import { Effect, Layer } from "effect"
 import { ContainerdEngine } from "../src/containerd/index.ts"
