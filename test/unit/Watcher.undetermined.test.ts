@@ -17,9 +17,11 @@ const surveyingEngine = (fake: FakeEngine.FakeEngine, undetermined: Set<string>)
   })
 }
 
+/** Waits for `condition` against a deadline of real time (the retry after a disconnect takes ~250 ms). */
 const until = (condition: () => boolean) =>
   Effect.gen(function*() {
-    for (let i = 0; i < 100_000 && !condition(); i++) yield* Effect.yieldNow
+    const deadline = Date.now() + 10_000
+    while (!condition() && Date.now() < deadline) yield* Effect.sleep("2 millis")
     assert.isTrue(condition(), `condition not reached: ${condition.toString()}`)
   })
 
