@@ -36,6 +36,14 @@ const onOutputError = (error: Error & { readonly code?: string }) => {
   if (error.code !== "EPIPE") throw error
   stop()
 }
+// Deno's node:http2 throws a write's EPIPE as uncaught when a server closes the connection at
+// once (the call itself fails as it should, and is reported): no reason to crash. Anything else
+// uncaught is reported as unexpected.
+process.on("uncaughtException", (error: Error & { readonly code?: string }) => {
+  if (error.code === "EPIPE") return
+  console.error(error)
+  process.exit(ExitCode.Failed)
+})
 process.on("SIGINT", stop)
 process.on("SIGTERM", stop)
 process.stdout.on("error", onOutputError)

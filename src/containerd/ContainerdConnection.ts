@@ -213,7 +213,15 @@ export const make: (
         {
           connectTimeoutMs: Duration.toMillis(Duration.fromInputUnsafe(options.connectTimeout ?? "5 seconds"))
         },
-        { createConnection: () => net.connect(address) }
+        {
+          createConnection: () => {
+            const socket = net.connect(address)
+            // The session reports the socket's errors; this listener only keeps a write to a
+            // socket the server already closed (Deno: EPIPE) from being an uncaught error.
+            socket.on("error", () => {})
+            return socket
+          }
+        }
       )
       return {
         sessionManager,

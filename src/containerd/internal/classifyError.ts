@@ -48,8 +48,9 @@ const systemCodeOf = (error: unknown): string | undefined => {
 
 // How a broken connection shows up across runtimes: a GOAWAY on shutdown ("Session closed with
 // error code 8"), Deno's "protocol error: missing status" when the session is destroyed, a stream
-// reset. None of these are the engine's own status.
-const lostConnectionText = /session closed|stream closed|protocol error|socket hang up|premature close|goaway|connection reset|closed stream|RST_STREAM|aborted/i
+// reset, Deno's "expected open session, but it is destroyed" when the server closed at once.
+// None of these are the engine's own status.
+const lostConnectionText = /session closed|stream closed|protocol error|socket hang up|premature close|goaway|connection reset|closed stream|RST_STREAM|aborted|session, but it is destroyed/i
 
 /** Classifies any error thrown by a connect-es call on the containerd connection. */
 export const classifyError = (error: unknown, context: CallContext): EngineUnavailable | EngineRequestError => {

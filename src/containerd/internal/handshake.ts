@@ -46,7 +46,9 @@ export const probeHandshake = (path: string, timeoutMs: number): Promise<Handsha
     const timer = setTimeout(() => finish("silent"), timeoutMs)
     socket.on("connect", () => {
       connected = true
-      socket.write(preface)
+      // With a callback: a write to a socket the server closed at once fails there (Deno would
+      // otherwise throw EPIPE as uncaught).
+      socket.write(preface, () => {})
     })
     socket.on("data", (chunk: Buffer) => {
       received = Buffer.concat([received, chunk])
@@ -55,6 +57,11 @@ export const probeHandshake = (path: string, timeoutMs: number): Promise<Handsha
       const isSettings = received[3] === settingsFrame && (received.readUInt32BE(5) & 0x7fffffff) === 0
       finish(isSettings ? "http2" : "other")
     })
-    socket.on("error", () => finish(connected ? (received.length > 0 ? "other" : "closed") : "unreachable"))
+    socket.on("error", (error: Error & { readonly code?: string }) => {
+      // A reset or a broken pipe means a server accepted and closed (Bun may report it before
+      // "connect"); anything else before "connect" (ENOENT, ECONNREFUSED, EACCES) is no server.
+      const accepted = connected || error.code === "ECONNRESET" || error.code === "EPIPE"
+      finish(accepted ? (received.length > 0 ? "other" : "closed") : "unreachable")
+    })
     socket.on("close", () => finish(connected ? (received.length > 0 ? "other" : "closed") : "unreachable"))
   })
