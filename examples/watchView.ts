@@ -2,10 +2,9 @@
  * The live watcher view shared by examples/watch.ts and examples/demo.ts: the portfolio grouped by
  * compose project, then one line per change; or, with `json`, one JSON object per line.
  */
-import { Console, Effect, Stream, SubscriptionRef } from "effect"
-import { Container, ContainerEvent, Portfolio, Watcher } from "../src/index.ts"
-import { terminalSafe } from "../src/cli/sanitize.ts"
-import { table } from "./support.ts"
+import { Console, DateTime, Effect, Stream, SubscriptionRef } from "effect"
+import { ContainerEvent, Portfolio, Watcher } from "../src/index.ts"
+import { eventLine, groupedTable, plainStyle } from "../src/cli/format.ts"
 
 /** The JSON line of one announced change. */
 export const changeJson = (event: Watcher.WatcherEvent): string => {
@@ -13,29 +12,25 @@ export const changeJson = (event: Watcher.WatcherEvent): string => {
   return JSON.stringify({ type: ContainerEvent.typeName(event), id, name, project, pid, paused })
 }
 
-/** The portfolio as text, grouped by project (the unnamed project last). */
+/** The portfolio as text: a count, then the CLI's tables grouped by project (`whalewatcher ls`). */
 export const portfolioText = (portfolio: Portfolio.Portfolio): string => {
   const totals = Portfolio.totals(portfolio)
-  const projects = [...Portfolio.projectNames(portfolio)].sort((a, b) =>
-    a === Container.NoProject ? 1 : b === Container.NoProject ? -1 : a.localeCompare(b)
-  )
-  const sections = projects.flatMap((name) => {
-    const containers = [...Portfolio.projectContainers(portfolio, name)].sort((a, b) => a.id.localeCompare(b.id))
-    if (containers.length === 0) return []
-    // Names, IDs and projects are chosen by whoever created the container: escaped for the terminal.
-    const rows = containers.map((c) => [terminalSafe(c.id), terminalSafe(c.name), String(c.pid), c.paused ? "paused" : "running"])
-    return [`${name === Container.NoProject ? "(no project)" : `project ${terminalSafe(name)}`}\n${table(["ID", "NAME", "PID", "STATE"], rows)}`]
-  })
-  return [`${totals.containers} containers alive, ${totals.paused} paused`, ...sections].join("\n\n")
+  const containers = Portfolio.containers(portfolio)
+  const tables = containers.length === 0 ? [] : ["", ...groupedTable(containers, plainStyle)]
+  return [`${totals.containers} containers alive, ${totals.paused} paused`, ...tables].join("\n")
 }
 
-/** One human line for a change. */
-export const changeText = (event: Watcher.WatcherEvent): string => {
-  const { container } = event
-  const name = container.name === container.id ? "" : ` (${terminalSafe(container.name)})`
-  const project = container.project === "" ? "" : ` [${terminalSafe(container.project)}]`
-  return `${ContainerEvent.isoTimestamp(event)}  ${ContainerEvent.typeName(event).padEnd(8)}  ${terminalSafe(container.id)}${name}${project}  pid ${container.pid}`
-}
+/** One human line for a change, as `whalewatcher watch` prints it when piped. */
+export const changeText = (event: Watcher.WatcherEvent): string =>
+  eventLine({
+    type: ContainerEvent.typeName(event),
+    id: event.container.id,
+    name: event.container.name,
+    project: event.container.project,
+    pid: event.container.pid,
+    time: DateTime.formatIso(event.timestamp),
+    exitStatus: event._tag === "Exited" ? event.exitStatus : undefined
+  })
 
 /**
  * Runs the view until interrupted: waits for the first sync, prints the portfolio (JSON: a
