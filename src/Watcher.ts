@@ -464,6 +464,11 @@ export const make = (
               ? container
               : check._tag === "Gone"
               ? undefined
+              // Another instance is alive now (the start is late, or its PID forged): this start
+              // adds nothing; the live instance's own start follows, or is known already. Taking
+              // the live one here would put the portfolio ahead of the events still to come.
+              : event.pid > 0 && check.pid !== event.pid
+              ? undefined
               : check.pid === container.pid && check.paused === container.paused
               ? container
               : { ...container, pid: check.pid, paused: check.paused }

@@ -25,8 +25,13 @@ const cases: ReadonlyArray<readonly [Impostor, number]> = [
   ["never-answer", 4]
 ]
 
+// Deno's node:http2 throws an uncaught EPIPE when a server closes the connection at once (the call
+// itself fails as it should); the test runner counts that as an error of this file, so that case
+// runs on Node and Bun only (see the README's runtime notes).
+const onDeno = "Deno" in globalThis
+
 describe("a Watcher on a socket that is not containerd", () => {
-  for (const [kind, attempts] of cases) {
+  for (const [kind, attempts] of cases.filter(([kind]) => !(onDeno && kind === "accept-and-close"))) {
     it.live(`${kind}: retries with a clear reason, without growing its file descriptors`, () =>
       Effect.gen(function*() {
         const path = yield* impostor(kind)
