@@ -291,16 +291,21 @@ export const make: (
       // socket that is not containerd's API fails within seconds instead of at the deadline.
       const notTheApi = (result: HandshakeResult) =>
         new EngineUnavailable({ address, operation, reason: "NotTheEngineApi", detail: handshakeDetail[result] })
+      // A containerd that is dying (or crashed a moment ago) may still accept and close: only a
+      // server that closes twice, 200 ms apart, is taken for one that is not containerd.
+      const probe = Effect.promise(() => probeHandshake(address, handshakeTimeoutMs))
+      const probeAfterLoss = Effect.flatMap(probe, (first) =>
+        first === "closed" ? Effect.andThen(Effect.sleep("200 millis"), probe) : Effect.succeed(first))
       const checkedAfterLoss = attempt.pipe(Effect.catchIf(
         (error) => error._tag === "EngineUnavailable" && error.reason === "ConnectionLost",
         (error) =>
           Effect.flatMap(
-            Effect.promise(() => probeHandshake(address, handshakeTimeoutMs)),
+            probeAfterLoss,
             (result) => Effect.fail(isNotHttp2(result) ? notTheApi(result) : error)
           )
       ))
       const watchdog = Effect.sleep(slowCallMillis).pipe(
-        Effect.andThen(Effect.promise(() => probeHandshake(address, handshakeTimeoutMs))),
+        Effect.andThen(probe),
         Effect.flatMap((result) => isNotHttp2(result) ? Effect.fail(notTheApi(result)) : Effect.never)
       )
       return Effect.raceFirst(checkedAfterLoss, watchdog)
