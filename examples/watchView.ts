@@ -4,7 +4,7 @@
  */
 import { Console, DateTime, Effect, Stream, SubscriptionRef } from "effect"
 import { ContainerEvent, Portfolio, Watcher } from "../src/index.ts"
-import { eventLine, groupedTable, plainStyle } from "../src/cli/format.ts"
+import { changeFacts, eventLine, groupedTable, plainStyle } from "../src/cli/format.ts"
 
 /** The JSON line of one announced change. */
 export const changeJson = (event: Watcher.WatcherEvent): string => {
@@ -22,15 +22,7 @@ export const portfolioText = (portfolio: Portfolio.Portfolio): string => {
 
 /** One human line for a change, as `whalewatcher watch` prints it when piped. */
 export const changeText = (event: Watcher.WatcherEvent): string =>
-  eventLine({
-    type: ContainerEvent.typeName(event),
-    id: event.container.id,
-    name: event.container.name,
-    project: event.container.project,
-    pid: event.container.pid,
-    time: DateTime.formatIso(event.timestamp),
-    exitStatus: event._tag === "Exited" ? event.exitStatus : undefined
-  })
+  eventLine(changeFacts(event, DateTime.formatIso(event.timestamp)))
 
 /**
  * Runs the view until interrupted: waits for the first sync, prints the portfolio (JSON: a

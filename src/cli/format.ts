@@ -6,6 +6,8 @@
  */
 import { CliOutput } from "effect/cli"
 import { type Container, NoProject } from "../Container.ts"
+import { typeName } from "../ContainerEvent.ts"
+import type { WatcherEvent } from "../Watcher.ts"
 import { terminalSafe } from "./sanitize.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -370,6 +372,21 @@ export interface EventFacts {
   /** For exits: the exit status, when the engine told. */
   readonly exitStatus?: number | undefined
 }
+
+/**
+ * The facts of a change the Watcher announced, for {@link eventLine}; `time` as the caller shows it.
+ *
+ * @since 0.1.0
+ */
+export const changeFacts = (event: WatcherEvent, time: string): EventFacts => ({
+  type: typeName(event),
+  id: event.container.id,
+  name: event.container.name,
+  project: event.container.project,
+  pid: event.container.pid,
+  time,
+  exitStatus: event._tag === "Exited" ? event.exitStatus : undefined
+})
 
 const eventStyle = (type: string, style: Style): (text: string) => string =>
   type === "started"

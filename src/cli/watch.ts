@@ -21,7 +21,7 @@ import * as Portfolio from "../Portfolio.ts"
 import * as Watcher from "../Watcher.ts"
 import { Connector } from "./Connector.ts"
 import { CommandFailed, describeEngineError, ExitCode, type UsageError } from "./errors.ts"
-import { eventLine, groupedTable, type Style } from "./format.ts"
+import { changeFacts, eventLine, groupedTable, type Style } from "./format.ts"
 import { outputStyle, selection } from "./rootCommand.ts"
 import { terminalSafe } from "./sanitize.ts"
 import { enterScreen, frame, leaveScreen, recentEventCount, renderScreen } from "./watchScreen.ts"
@@ -124,15 +124,7 @@ const linesView = (address: string, style: Style): View => (watcher, subscriptio
     )
     yield* Effect.forkScoped(reportStatus(watcher, address))
     yield* subscription.events.pipe(Stream.runForEach((event) =>
-      Console.log(eventLine({
-        type: typeName(event),
-        id: event.container.id,
-        name: event.container.name,
-        project: event.container.project,
-        pid: event.container.pid,
-        time: DateTime.formatIso(event.timestamp),
-        exitStatus: event._tag === "Exited" ? event.exitStatus : undefined
-      }, style))
+      Console.log(eventLine(changeFacts(event, DateTime.formatIso(event.timestamp)), style))
     ))
   })
 

@@ -11,7 +11,7 @@ import type { ContainerEvent } from "../ContainerEvent.ts"
 import * as Portfolio from "../Portfolio.ts"
 import type * as Watcher from "../Watcher.ts"
 import { describeEngineError } from "./errors.ts"
-import { eventLine, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./format.ts"
+import { changeFacts, eventLine, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./format.ts"
 import { terminalSafe } from "./sanitize.ts"
 
 /**
@@ -140,15 +140,7 @@ export const renderScreen = (state: ScreenState, style: Style): Array<string> =>
     : groupedTable(containers, style, recentNotes(state, style))
   const events = state.recent.slice(-recentEventCount).map(({ event }) =>
     `  ${
-      eventLine({
-        type: typeName(event),
-        id: event.container.id,
-        name: event.container.name,
-        project: event.container.project,
-        pid: event.container.pid,
-        time: clockTime(DateTime.toEpochMillis(event.timestamp)),
-        exitStatus: event._tag === "Exited" ? event.exitStatus : undefined
-      }, style)
+      eventLine(changeFacts(event, clockTime(DateTime.toEpochMillis(event.timestamp))), style)
     }`
   )
   const footer = events.length === 0 ? [] : ["", style.bold("RECENT EVENTS"), ...events]
