@@ -7,8 +7,8 @@
  */
 import { Console, Effect, Layer, References, type Stdio, type Terminal } from "effect"
 import { CliConfig, CliOutput, Command, GlobalFlag, TerminalCapabilities } from "effect/cli"
-import { DefaultAddress } from "../containerd/ContainerdConnection.ts"
 import type { Connector, GlobalFlags } from "./Connector.ts"
+import { engineFacts, engineKinds } from "./engineKind.ts"
 import { type CommandFailed, describeFailure, ExitCode, exitCodeHelp, formatReport, type UsageError } from "./errors.ts"
 import { events } from "./events.ts"
 import { inspect } from "./inspect.ts"
@@ -34,6 +34,7 @@ export const whalewatcher: Command.Command<
   Command.withExamples([
     { command: "whalewatcher ls", description: "the alive containers, grouped by compose project" },
     { command: "whalewatcher --address /run/k3s/containerd/containerd.sock ls -A", description: "another containerd, every namespace" },
+    { command: "whalewatcher --engine docker ls", description: "Docker's containers (Podman's: --engine podman)" },
     { command: "whalewatcher watch", description: "a live view until Ctrl-C" },
     { command: "whalewatcher watch --json", description: "a ready line, then one JSON line per change" },
     { command: "whalewatcher inspect web --json", description: "one container, labels included" },
@@ -48,8 +49,11 @@ const appendix = (style: (text: string) => string): string =>
     ...exitCodeHelp.map(([code, meaning]) => `  ${code}  ${meaning}`),
     "",
     style("ENVIRONMENT"),
-    `  CONTAINERD_ADDRESS  containerd's socket when --address is not given (default ${DefaultAddress})`,
-    "  NO_COLOR            no colours, even on a terminal"
+    ...engineKinds.map((kind) => {
+      const { defaultAddress, name, variable } = engineFacts[kind]
+      return `  ${variable.padEnd(18)}  ${name}'s socket when --address is not given (default ${defaultAddress})`
+    }),
+    `  ${"NO_COLOR".padEnd(18)}  no colours, even on a terminal`
   ].join("\n")
 
 /** effect's layout puts no blank line between the subcommands and the examples; add it. */

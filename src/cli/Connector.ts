@@ -1,7 +1,8 @@
 /**
  * How the command reaches a container engine: the global flags become an {@link EngineSelection}
- * (socket address and namespace filter), and the {@link Connector} service turns a selection into
- * an EngineClient layer. The real connector talks to containerd; tests provide one over a fake.
+ * (engine, socket address and namespace filter), and the {@link Connector} service turns a
+ * selection into an EngineClient layer. The real connector talks to containerd, Docker or Podman;
+ * tests provide one over a fake.
  *
  * @since 0.1.0
  */
@@ -10,7 +11,10 @@ import * as ContainerdConnection from "../containerd/ContainerdConnection.ts"
 import * as ContainerdEngine from "../containerd/ContainerdEngine.ts"
 import * as LabelMapping from "../containerd/LabelMapping.ts"
 import * as NamespaceFilter from "../containerd/NamespaceFilter.ts"
+import * as DockerConnection from "../docker/DockerConnection.ts"
+import * as DockerEngine from "../docker/DockerEngine.ts"
 import type { EngineClient } from "../EngineClient.ts"
+import { engineFacts, type EngineKind } from "./engineKind.ts"
 import { type AddressSource, UsageError } from "./errors.ts"
 
 /**
@@ -32,11 +36,13 @@ export type NamespaceSelection =
  * @since 0.1.0
  */
 export interface EngineSelection {
-  /** The containerd socket path (without `unix://`). */
+  /** The engine: containerd, or the Docker Engine API of Docker or Podman. */
+  readonly engine: EngineKind
+  /** The engine's socket path (without `unix://`). */
   readonly address: string
   /** Where {@link address} came from, for error messages. */
   readonly addressSource: AddressSource
-  /** The namespaces whose containers are shown. */
+  /** The containerd namespaces whose containers are shown (containerd only). */
   readonly namespaces: NamespaceSelection
 }
 
@@ -46,6 +52,8 @@ export interface EngineSelection {
  * @since 0.1.0
  */
 export interface GlobalFlags {
+  /** `--engine containerd|docker|podman`. */
+  readonly engine: EngineKind
   /** `--address PATH`. */
   readonly address: Option.Option<string>
   /** Every `--namespace NS` / `-n NS`. */
@@ -57,24 +65,38 @@ export interface GlobalFlags {
 }
 
 /**
- * Resolves the global flags: the address from `--address`, else `CONTAINERD_ADDRESS`, else
- * containerd's default socket; the namespace selection from the namespace flags, which must not
- * contradict each other.
+ * Resolves the global flags: the address from `--address`, else the engine's environment variable
+ * (`CONTAINERD_ADDRESS`, `DOCKER_HOST`, `CONTAINER_HOST`), else the engine's default socket; the
+ * namespace selection from the namespace flags, which must not contradict each other and apply to
+ * containerd only.
  *
  * @since 0.1.0
  */
 export const selectEngine = (flags: GlobalFlags): Effect.Effect<EngineSelection, UsageError> =>
   Effect.gen(function*() {
-    const fromEnvironment = yield* Config.option(Config.String("CONTAINERD_ADDRESS")).pipe(
+    const facts = engineFacts[flags.engine]
+    const fromEnvironment = yield* Config.option(Config.String(facts.variable)).pipe(
       Effect.orElseSucceed(() => Option.none<string>())
     )
-    const [address, addressSource]: readonly [string, AddressSource] = Option.isSome(flags.address)
+    const [given, addressSource]: readonly [string, AddressSource] = Option.isSome(flags.address)
       ? [flags.address.value, "flag"]
       : Option.isSome(fromEnvironment) && fromEnvironment.value !== ""
       ? [fromEnvironment.value, "environment"]
-      : [ContainerdConnection.DefaultAddress, "default"]
-    if (ContainerdConnection.normalizeAddress(address) === "") {
-      return yield* new UsageError({ problem: "--address needs a socket path" })
+      : [facts.defaultAddress, "default"]
+    const address = yield* socketPath(flags.engine, given, addressSource)
+    if (flags.engine !== "containerd") {
+      const namespaceFlag = flags.namespace.length > 0
+        ? "--namespace"
+        : flags.allNamespaces
+        ? "--all-namespaces"
+        : flags.ignoreNamespace.length > 0
+        ? "--ignore-namespace"
+        : undefined
+      if (namespaceFlag !== undefined) {
+        return yield* new UsageError({
+          problem: `${namespaceFlag} applies to containerd only; ${facts.name} has no namespaces`
+        })
+      }
     }
     if (flags.namespace.length > 0 && flags.allNamespaces) {
       return yield* new UsageError({ problem: "--namespace and --all-namespaces exclude each other" })
@@ -87,8 +109,27 @@ export const selectEngine = (flags: GlobalFlags): Effect.Effect<EngineSelection,
       : flags.allNamespaces
       ? { _tag: "All", ignore: flags.ignoreNamespace }
       : { _tag: "Default", ignore: flags.ignoreNamespace }
-    return { address: ContainerdConnection.normalizeAddress(address), addressSource, namespaces }
+    return { engine: flags.engine, address, addressSource, namespaces }
   })
+
+/** The socket path of an address as given, or a usage error that says where the address came from. */
+const socketPath = (
+  engine: EngineKind,
+  address: string,
+  source: AddressSource
+): Effect.Effect<string, UsageError> => {
+  const origin = source === "flag" ? "--address" : engineFacts[engine].variable
+  const path = engine === "containerd"
+    ? ContainerdConnection.normalizeAddress(address)
+    : DockerConnection.socketPathOf(address)
+  if (path === undefined) {
+    return Effect.fail(
+      new UsageError({ problem: `${origin} ${address}: only unix:// addresses (or socket paths) are supported` })
+    )
+  }
+  if (path === "") return Effect.fail(new UsageError({ problem: `${origin} needs a socket path` }))
+  return Effect.succeed(path)
+}
 
 /**
  * The namespace filter of a selection.
@@ -153,10 +194,23 @@ export const containerdEngine = (
   )
 
 /**
- * The real connector: containerd at the selected socket.
+ * The Docker Engine API client of Docker or Podman for a selection (the flavor decides the
+ * defaults and Podman's one-request list).
  *
  * @since 0.1.0
  */
-export const layerContainerd: Layer.Layer<Connector> = Layer.succeed(Connector, {
-  engine: (selection) => containerdEngine(selection)
+export const dockerEngine = (selection: EngineSelection): Layer.Layer<EngineClient> => {
+  const flavor = selection.engine === "podman" ? "podman" : "docker"
+  return DockerEngine.layer().pipe(
+    Layer.provide(DockerConnection.layer({ address: selection.address, flavor }))
+  )
+}
+
+/**
+ * The real connector: the selected engine at the selected socket.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Connector> = Layer.succeed(Connector, {
+  engine: (selection) => selection.engine === "containerd" ? containerdEngine(selection) : dockerEngine(selection)
 })

@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import { Cause } from "effect"
 import { CliError } from "effect/cli"
 import { type EngineError, type EngineUnavailable, isEngineError } from "../EngineError.ts"
+import { engineFacts, type EngineKind } from "./engineKind.ts"
 import { terminalSafe } from "./sanitize.ts"
 import { type TaggedErrorClass, taggedError } from "../internal/taggedError.ts"
 
@@ -23,9 +24,9 @@ export const ExitCode: {
   readonly NotFound: 1
   /** The command line is wrong: unknown command or flag, bad or conflicting values. */
   readonly Usage: 2
-  /** containerd cannot be reached: no socket, permission denied, nothing listening, connection lost. */
+  /** The engine cannot be reached: no socket, permission denied, nothing listening, connection lost. */
   readonly EngineUnavailable: 3
-  /** containerd refused a request, or something unexpected broke. */
+  /** The engine refused a request, or something unexpected broke. */
   readonly Failed: 4
 } = { Ok: 0, NotFound: 1, Usage: 2, EngineUnavailable: 3, Failed: 4 }
 
@@ -45,8 +46,8 @@ export const exitCodeHelp: ReadonlyArray<readonly [code: ExitCode, meaning: stri
   [ExitCode.Ok, "success (watch and events: ended by Ctrl-C or SIGTERM)"],
   [ExitCode.NotFound, "inspect: no such container, or it has no running process"],
   [ExitCode.Usage, "usage error: unknown command or flag, bad or conflicting values"],
-  [ExitCode.EngineUnavailable, "containerd unavailable: no socket, permission denied, not listening, connection lost"],
-  [ExitCode.Failed, "containerd refused a request, or an unexpected error"]
+  [ExitCode.EngineUnavailable, "engine unavailable: no socket, permission denied, not listening, connection lost"],
+  [ExitCode.Failed, "the engine refused a request, or an unexpected error"]
 ]
 
 /**
@@ -80,11 +81,25 @@ export class UsageError extends UsageErrorBase {
 
 /**
  * Where the socket address came from; error messages say it, because a forgotten
- * `CONTAINERD_ADDRESS` is a common surprise.
+ * `CONTAINERD_ADDRESS` (or `DOCKER_HOST`) is a common surprise.
  *
  * @since 0.1.0
  */
 export type AddressSource = "flag" | "environment" | "default"
+
+/**
+ * Which engine an error came from and where its address came from, for the words of a report.
+ *
+ * @since 0.1.0
+ */
+export interface ErrorOrigin {
+  /** The engine that was asked. */
+  readonly engine: EngineKind
+  /** Where the socket address came from; unknown when undefined. */
+  readonly addressSource?: AddressSource | undefined
+}
+
+const containerdOrigin: ErrorOrigin = { engine: "containerd" }
 
 /**
  * What to print (on stderr) and which code to exit with.
@@ -127,14 +142,16 @@ export class CommandFailed extends CommandFailedBase {
   }
 }
 
-const addressOrigin = (source: AddressSource | undefined): string =>
-  source === "flag"
+const addressOrigin = ({ addressSource, engine }: ErrorOrigin): string => {
+  const variable = engineFacts[engine].variable
+  return addressSource === "flag"
     ? " (given with --address)"
-    : source === "environment"
-    ? " (from CONTAINERD_ADDRESS)"
-    : source === "default"
-    ? " (the default; give another one with --address PATH or CONTAINERD_ADDRESS)"
+    : addressSource === "environment"
+    ? ` (from ${variable})`
+    : addressSource === "default"
+    ? ` (the default; give another one with --address PATH or ${variable})`
     : ""
+}
 
 /**
  * Owner group and mode of the socket, to tell a person which group to join; undefined when the
@@ -164,52 +181,71 @@ const groupName = (gid: number): string | undefined => {
 }
 
 /**
- * What a person should read when containerd cannot be reached.
+ * What a person should read when the engine cannot be reached: the problem, then what to try.
+ * Only a permission problem looks at the socket (its owner and mode), and only when asked for
+ * the advice.
  *
  * @since 0.1.0
  */
 export const describeUnavailable = (
   error: EngineUnavailable,
-  source?: AddressSource | undefined
+  origin: ErrorOrigin = containerdOrigin
 ): ReadonlyArray<string> => {
+  const advice = unavailableAdvice(error, origin)
+  return [unavailableProblem(error, origin), ...(advice === undefined ? [] : [advice])]
+}
+
+/**
+ * The first line of {@link describeUnavailable}: what went wrong, without touching the file system
+ * (the watch screen shows it on every redraw).
+ *
+ * @since 0.1.0
+ */
+export const unavailableProblem = (error: EngineUnavailable, origin: ErrorOrigin = containerdOrigin): string => {
   const address = error.address
+  const { name } = engineFacts[origin.engine]
   switch (error.reason) {
     case "SocketNotFound":
-      return [
-        `no containerd socket at ${address}${addressOrigin(source)}`,
-        "Is containerd running? Is the path right?"
-      ]
+      return `no ${name} socket at ${address}${addressOrigin(origin)}`
+    case "PermissionDenied":
+      return `permission denied on the ${name} socket ${address}`
+    case "NotListening":
+      return `nothing listens on the ${name} socket ${address} (connection refused)`
+    case "NotASocket":
+      return `${address}${addressOrigin(origin)} is not a socket`
+    case "NotTheEngineApi":
+      return `${address}${addressOrigin(origin)} is not a ${name} API socket${detail(error.detail)}`
+    case "DeadlineExceeded":
+      return `${name} at ${address} did not answer ${error.operation} in time${detail(error.detail)}`
+    case "ConnectionLost":
+      return `lost the connection to ${name} at ${address} during ${error.operation}${detail(error.detail)}`
+    case "Unavailable":
+      return `${name} at ${address} is unavailable${detail(error.detail)}`
+    case "Closed":
+      return `the connection to ${name} at ${address} was closed`
+  }
+}
+
+const unavailableAdvice = (error: EngineUnavailable, origin: ErrorOrigin): string | undefined => {
+  const { daemon, defaultAddress, name } = engineFacts[origin.engine]
+  switch (error.reason) {
+    case "SocketNotFound":
+      return `Is ${daemon} running? Is the path right?`
     case "PermissionDenied": {
-      const hint = socketAccessHint(address)
-      return [
-        `permission denied on the containerd socket ${address}`,
-        "Run as root (e.g. with sudo), or as a member of the group owning the socket" +
+      const hint = socketAccessHint(error.address)
+      return "Run as root (e.g. with sudo), or as a member of the group owning the socket" +
         (hint === undefined ? "." : `: ${hint}.`)
-      ]
     }
     case "NotListening":
-      return [
-        `nothing listens on the containerd socket ${address} (connection refused)`,
-        "Is containerd running? A crashed containerd leaves its socket file behind."
-      ]
+      return `Is ${daemon} running? A crashed ${daemon} leaves its socket file behind.`
     case "NotASocket":
-      return [
-        `${address}${addressOrigin(source)} is not a socket`,
-        "Is the address right? containerd's API socket is usually /run/containerd/containerd.sock."
-      ]
+      return `Is the address right? ${name}'s API socket is usually ${defaultAddress}.`
     case "NotTheEngineApi":
-      return [
-        `${address}${addressOrigin(source)} is not a containerd API socket${detail(error.detail)}`,
-        "Is the address right? containerd's gRPC socket is usually /run/containerd/containerd.sock (not its .ttrpc socket)."
-      ]
-    case "DeadlineExceeded":
-      return [`containerd at ${address} did not answer ${error.operation} in time${detail(error.detail)}`]
-    case "ConnectionLost":
-      return [`lost the connection to containerd at ${address} during ${error.operation}${detail(error.detail)}`]
-    case "Unavailable":
-      return [`containerd at ${address} is unavailable${detail(error.detail)}`]
-    case "Closed":
-      return [`the connection to containerd at ${address} was closed`]
+      return origin.engine === "containerd"
+        ? `Is the address right? containerd's gRPC socket is usually ${defaultAddress} (not its .ttrpc socket).`
+        : `Is the address right? ${name}'s API socket is usually ${defaultAddress}.`
+    default:
+      return undefined
   }
 }
 
@@ -220,10 +256,10 @@ const detail = (text: string): string => (text === "" ? "" : ` (${text})`)
  *
  * @since 0.1.0
  */
-export const describeEngineError = (error: EngineError, source?: AddressSource | undefined): FailureReport => {
+export const describeEngineError = (error: EngineError, origin: ErrorOrigin = containerdOrigin): FailureReport => {
   switch (error._tag) {
     case "EngineUnavailable":
-      return { exitCode: ExitCode.EngineUnavailable, lines: describeUnavailable(error, source) }
+      return { exitCode: ExitCode.EngineUnavailable, lines: describeUnavailable(error, origin) }
     case "ContainerNotFound":
       return { exitCode: ExitCode.NotFound, lines: [`no container named or with ID "${error.nameOrId}"`] }
     case "ProcesslessContainer":
@@ -237,6 +273,17 @@ export const describeEngineError = (error: EngineError, source?: AddressSource |
       return { exitCode: ExitCode.Failed, lines: [error.message] }
   }
 }
+
+/**
+ * The first line of an engine error's report, without touching the file system: for status lines
+ * that are drawn again and again.
+ *
+ * @since 0.1.0
+ */
+export const engineProblem = (error: EngineError, origin: ErrorOrigin = containerdOrigin): string =>
+  error._tag === "EngineUnavailable"
+    ? unavailableProblem(error, origin)
+    : describeEngineError(error, origin).lines[0] ?? error.message
 
 /**
  * The report for whatever ended a command, or `undefined` when it ended well. Usage errors

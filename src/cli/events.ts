@@ -11,6 +11,7 @@ import type { Container } from "../Container.ts"
 import { type ContainerEvent, isoTimestamp, typeName } from "../ContainerEvent.ts"
 import { EngineClient } from "../EngineClient.ts"
 import type { Connector } from "./Connector.ts"
+import { engineFacts } from "./engineKind.ts"
 import type { CommandFailed, UsageError } from "./errors.ts"
 import { type EventFacts, eventLine } from "./format.ts"
 import { outputStyle, withEngine } from "./rootCommand.ts"
@@ -83,7 +84,7 @@ export const events: Command.Command<
         for (const container of yield* engine.list) known.set(container.id, container)
         // Diagnostics go to stderr: stdout carries only events.
         yield* Console.error(
-          `whalewatcher: following events at ${terminalSafe(selection.address)} (${known.size === 1 ? "1 container" : `${known.size} containers`} alive); Ctrl-C ends`
+          `whalewatcher: following events of ${engineFacts[selection.engine].name} at ${terminalSafe(selection.address)} (${known.size === 1 ? "1 container" : `${known.size} containers`} alive); Ctrl-C ends`
         )
         yield* stream.pipe(Stream.runForEach((event) =>
           Effect.gen(function*() {

@@ -67,7 +67,10 @@ export const inspect: Command.Command<
   "inspect",
   {
     target: Argument.String("name-or-id").pipe(
-      Argument.withDescription("the container's display ID (namespace/id outside the default namespace) or name")
+      Argument.withDescription(
+        "the container's name or display ID (containerd: namespace/id outside the default namespace; " +
+          "Docker, Podman: the ID or an unambiguous prefix of it)"
+      )
     ),
     json: Flag.Boolean("json").pipe(
       Flag.withDescription("print {id, name, project, namespace, pid, paused, labels}"),
@@ -79,7 +82,9 @@ export const inspect: Command.Command<
       Effect.gen(function*() {
         const container = yield* (yield* EngineClient).inspect(target).pipe(
           Effect.catchIf(
-            (error) => error instanceof ContainerNotFound && selected.namespaces._tag !== "All",
+            (error) =>
+              error instanceof ContainerNotFound && selected.engine === "containerd" &&
+              selected.namespaces._tag !== "All",
             (error) => Effect.flatMap(inIgnoredNamespace(selected, target), () => Effect.fail(error))
           )
         )
@@ -95,6 +100,7 @@ export const inspect: Command.Command<
   ),
   Command.withExamples([
     { command: "whalewatcher inspect web", description: "by name (nerdctl's name label)" },
-    { command: "whalewatcher inspect shop/db --json", description: "by display ID, as JSON" }
+    { command: "whalewatcher inspect shop/db --json", description: "by display ID, as JSON" },
+    { command: "whalewatcher --engine docker inspect 3f2a", description: "a Docker container by ID prefix" }
   ])
 )

@@ -13,7 +13,7 @@
 import process from "node:process"
 import { Effect, Exit, Layer, Logger } from "effect"
 import { run } from "./Cli.ts"
-import { layerContainerd } from "./Connector.ts"
+import * as Connector from "./Connector.ts"
 import { ExitCode } from "./errors.ts"
 import * as Platform from "./platform.ts"
 
@@ -21,7 +21,7 @@ const args = process.argv.slice(2)
 // Logs (e.g. the Watcher's warnings) go to stderr: stdout carries only the command's output.
 const fiber = Effect.runFork(
   run(args).pipe(
-    Effect.provide(Layer.merge(Platform.layer(args), layerContainerd)),
+    Effect.provide(Layer.merge(Platform.layer(args), Connector.layer)),
     Effect.provideService(Logger.LogToStderr, true)
   )
 )

@@ -1,16 +1,16 @@
 /**
- * The `whalewatcher` root command and what its subcommands share: the global flags (socket
- * address, namespace filters), reaching the engine they select, and the output style.
+ * The `whalewatcher` root command and what its subcommands share: the global flags (engine,
+ * socket address, namespace filters), reaching the engine they select, and the output style.
  *
  * @since 0.1.0
  */
 import { Effect, type Scope } from "effect"
 import { Command, Flag, TerminalCapabilities } from "effect/cli"
-import { DefaultAddress } from "../containerd/ContainerdConnection.ts"
 import { DefaultIgnoredNamespaces } from "../containerd/NamespaceFilter.ts"
 import type { EngineClient } from "../EngineClient.ts"
 import { type EngineError, isEngineError } from "../EngineError.ts"
 import { Connector, type EngineSelection, type GlobalFlags, selectEngine } from "./Connector.ts"
+import { engineFacts, engineKinds } from "./engineKind.ts"
 import { CommandFailed, describeEngineError, type UsageError } from "./errors.ts"
 import { ansiStyle, plainStyle, type Style } from "./format.ts"
 
@@ -21,17 +21,25 @@ import { ansiStyle, plainStyle, type Style } from "./format.ts"
  */
 export const root: Command.Command<"whalewatcher", GlobalFlags, GlobalFlags> = Command.make("whalewatcher").pipe(
   Command.withSharedFlags({
+    engine: Flag.Literals("engine", engineKinds).pipe(
+      Flag.withDescription("the engine: containerd, or the Docker Engine API of Docker or Podman"),
+      Flag.withDefault("containerd" as const)
+    ),
     address: Flag.String("address").pipe(
       Flag.withMetavar("PATH"),
       Flag.withDescription(
-        `containerd's socket (default: $CONTAINERD_ADDRESS, else ${DefaultAddress}; a unix:// prefix is fine)`
+        `the engine's socket (a unix:// prefix is fine); default: ${
+          engineKinds.map((kind) => `${kind}: $${engineFacts[kind].variable}, else ${engineFacts[kind].defaultAddress}`).join(
+            "; "
+          )
+        }`
       ),
       Flag.optional
     ),
     namespace: Flag.String("namespace").pipe(
       Flag.withAlias("n"),
       Flag.withMetavar("NS"),
-      Flag.withDescription("only this containerd namespace (repeat for more)"),
+      Flag.withDescription("only this containerd namespace (repeat for more; containerd only)"),
       Flag.atLeast(0)
     ),
     allNamespaces: Flag.Boolean("all-namespaces").pipe(
@@ -46,7 +54,7 @@ export const root: Command.Command<"whalewatcher", GlobalFlags, GlobalFlags> = C
     )
   }),
   Command.withDescription(
-    "Shows the containers alive on a host, from containerd: a list, one container's details, " +
+    "Shows the containers alive on a host, from containerd, Docker or Podman: a list, one container's details, " +
       "their lifecycle events, or a live view that follows every change."
   )
 )
@@ -80,7 +88,7 @@ export const withEngine = <A, E, R>(
       Effect.scoped,
       Effect.catchIf(
         isEngineError,
-        (error) => Effect.fail(new CommandFailed({ report: describeEngineError(error, selected.addressSource) }))
+        (error) => Effect.fail(new CommandFailed({ report: describeEngineError(error, selected) }))
       )
     )
   })

@@ -19,8 +19,9 @@ import { typeName } from "../ContainerEvent.ts"
 import { type EngineError, isEngineError } from "../EngineError.ts"
 import * as Portfolio from "../Portfolio.ts"
 import * as Watcher from "../Watcher.ts"
-import { Connector } from "./Connector.ts"
-import { CommandFailed, describeEngineError, ExitCode, type UsageError } from "./errors.ts"
+import { Connector, type EngineSelection } from "./Connector.ts"
+import { engineFacts } from "./engineKind.ts"
+import { CommandFailed, describeEngineError, engineProblem, ExitCode, type UsageError } from "./errors.ts"
 import { changeFacts, eventLine, groupedTable, type Style } from "./format.ts"
 import { outputStyle, selection } from "./rootCommand.ts"
 import { terminalSafe } from "./sanitize.ts"
@@ -82,20 +83,22 @@ const firstSync = (watcher: Watcher.WatcherShape): Effect.Effect<void, EngineErr
  * Reports on stderr when the engine goes away (and how the watcher retries) and when it is back.
  * Runs until interrupted.
  */
-const reportStatus = (watcher: Watcher.WatcherShape, address: string): Effect.Effect<void> => {
+const reportStatus = (watcher: Watcher.WatcherShape, selected: EngineSelection): Effect.Effect<void> => {
   let troubled = false
   return SubscriptionRef.changes(watcher.status).pipe(
     Stream.runForEach((status) => {
       if (status._tag === "Retrying") {
         troubled = true
-        const problem = describeEngineError(status.error).lines[0] ?? status.error.message
+        const problem = engineProblem(status.error, selected)
         return Console.error(
           `whalewatcher: ${terminalSafe(problem)}; retrying in ${Math.ceil(Duration.toMillis(status.delay) / 1000)}s (attempt ${status.attempt})`
         )
       }
       if (status._tag === "Live" && troubled) {
         troubled = false
-        return Console.error(`whalewatcher: back in sync with containerd at ${terminalSafe(address)}`)
+        return Console.error(
+          `whalewatcher: back in sync with ${engineFacts[selected.engine].name} at ${terminalSafe(selected.address)}`
+        )
       }
       return Effect.void
     })
@@ -108,21 +111,21 @@ type View = (
 ) => Effect.Effect<void, Watcher.EventsLagged, Terminal.Terminal | Scope.Scope>
 
 /** JSON lines: ready, then one object per change; status reports on stderr. */
-const jsonView = (address: string): View => (watcher, subscription) =>
+const jsonView = (selected: EngineSelection): View => (watcher, subscription) =>
   Effect.gen(function*() {
     yield* Console.log(JSON.stringify({ type: "ready", containers: Portfolio.size(subscription.portfolio) }))
-    yield* Effect.forkScoped(reportStatus(watcher, address))
+    yield* Effect.forkScoped(reportStatus(watcher, selected))
     yield* subscription.events.pipe(Stream.runForEach((event) => Console.log(JSON.stringify(watchEventJson(event)))))
   })
 
 /** Plain lines for pipes and files: the portfolio once, then one line per change. */
-const linesView = (address: string, style: Style): View => (watcher, subscription) =>
+const linesView = (selected: EngineSelection, style: Style): View => (watcher, subscription) =>
   Effect.gen(function*() {
     const containers = Portfolio.containers(subscription.portfolio)
     yield* Console.log(
       [...(containers.length === 0 ? ["No containers are alive."] : groupedTable(containers, style)), ""].join("\n")
     )
-    yield* Effect.forkScoped(reportStatus(watcher, address))
+    yield* Effect.forkScoped(reportStatus(watcher, selected))
     yield* subscription.events.pipe(Stream.runForEach((event) =>
       Console.log(eventLine(changeFacts(event, DateTime.formatIso(event.timestamp)), style))
     ))
@@ -132,7 +135,7 @@ const linesView = (address: string, style: Style): View => (watcher, subscriptio
  * The screen redrawn in place: after every batch of changes, every status change, every resize and
  * every second (highlights fade, retry countdowns count), at most 20 frames a second.
  */
-const screenView = (address: string, style: Style): View => (watcher, subscription) =>
+const screenView = (selected: EngineSelection, style: Style): View => (watcher, subscription) =>
   Effect.gen(function*() {
     const terminal = yield* Terminal.Terminal
     let portfolio = subscription.portfolio
@@ -158,7 +161,7 @@ const screenView = (address: string, style: Style): View => (watcher, subscripti
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
       yield* Queue.take(redraw)
       const now = yield* Clock.currentTimeMillis
-      yield* Console.log(frame(renderScreen({ address, portfolio, status, recent, now, ...size }, style)))
+      yield* Console.log(frame(renderScreen({ engine: selected.engine, address: selected.address, portfolio, status, recent, now, ...size }, style)))
       yield* Effect.sleep("50 millis")
     })))
 
@@ -203,10 +206,10 @@ export const watch: Command.Command<
       const onTerminal = !json && (yield* (yield* Stdio.Stdio).stdoutIsTerminal)
       const style = yield* outputStyle
       const view = json
-        ? jsonView(selected.address)
+        ? jsonView(selected)
         : onTerminal
-        ? screenView(selected.address, style)
-        : linesView(selected.address, style)
+        ? screenView(selected, style)
+        : linesView(selected, style)
       yield* Effect.gen(function*() {
         const watcher = yield* Watcher.Watcher
         yield* firstSync(watcher)
@@ -220,7 +223,7 @@ export const watch: Command.Command<
         Effect.provide(Watcher.layer({ retry }).pipe(Layer.provide(connector.engine(selected)))),
         Effect.catchIf(
           isEngineError,
-          (error) => Effect.fail(new CommandFailed({ report: describeEngineError(error, selected.addressSource) }))
+          (error) => Effect.fail(new CommandFailed({ report: describeEngineError(error, selected) }))
         ),
         Effect.catchTag("EventsLagged", (lagged) =>
           Effect.fail(
@@ -238,7 +241,7 @@ export const watch: Command.Command<
   Command.withDescription(
     "Follows the alive containers live, grouped by compose project. On a terminal the view is redrawn in place, " +
       "recent changes highlighted; otherwise the containers are printed once, then one line per change. " +
-      "When containerd goes away the watcher retries, and announces only what changed meanwhile."
+      "When the engine goes away the watcher retries, and announces only what changed meanwhile."
   ),
   Command.withExamples([
     { command: "whalewatcher watch" },

@@ -10,7 +10,8 @@ import { NoProject } from "../Container.ts"
 import type { ContainerEvent } from "../ContainerEvent.ts"
 import * as Portfolio from "../Portfolio.ts"
 import type * as Watcher from "../Watcher.ts"
-import { describeEngineError } from "./errors.ts"
+import { engineFacts, type EngineKind } from "./engineKind.ts"
+import { engineProblem } from "./errors.ts"
 import { changeFacts, eventLine, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./format.ts"
 import { terminalSafe } from "./sanitize.ts"
 
@@ -34,6 +35,8 @@ export const recentEventCount = 8
  * @since 0.1.0
  */
 export interface ScreenState {
+  /** The engine, named in the status line. */
+  readonly engine: EngineKind
   /** The engine's address, shown in the status line. */
   readonly address: string
   /** The alive containers. */
@@ -73,7 +76,7 @@ const plural = (count: number, noun: string): string => `${count} ${noun}${count
  * @since 0.1.0
  */
 export const statusLine = (state: ScreenState, style: Style): string => {
-  const where = `containerd at ${terminalSafe(state.address)}`
+  const where = `${engineFacts[state.engine].name} at ${terminalSafe(state.address)}`
   const status = state.status
   switch (status._tag) {
     case "Syncing":
@@ -86,7 +89,7 @@ export const statusLine = (state: ScreenState, style: Style): string => {
       }  ${where}`
     case "Retrying": {
       const seconds = Math.max(0, Math.ceil((DateTime.toEpochMillis(status.nextAttemptAt) - state.now) / 1000))
-      const problem = describeEngineError(status.error).lines[0] ?? status.error.message
+      const problem = engineProblem(status.error, { engine: state.engine })
       return `${style.bold("whalewatcher")}  ${
         style.red(`${terminalSafe(problem)}; retrying in ${seconds}s (attempt ${status.attempt})…`)
       }`

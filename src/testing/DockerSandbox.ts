@@ -62,6 +62,22 @@ export interface DockerSandboxRunOptions {
 }
 
 /**
+ * A compose project for {@link EngineSandboxOperations.composeUp}: services on the sandbox image,
+ * with no network.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ComposeProject {
+  /** The project name (`docker-compose --project-name`). */
+  readonly name: string
+  /** The services by name, each with its own labels and command (default: the image's sleep). */
+  readonly services: Readonly<
+    Record<string, { readonly labels?: Readonly<Record<string, string>>; readonly command?: ReadonlyArray<string> }>
+  >
+}
+
+/**
  * Container operations of the Docker and the Podman sandbox; each runs the `docker` command line
  * against the sandbox's socket, so they may be called concurrently.
  *
@@ -89,6 +105,13 @@ export interface EngineSandboxOperations {
   readonly inspect: (nameOrId: string) => Effect.Effect<unknown, SandboxError>
   /** Runs `docker` with the given arguments against the sandbox's socket; returns stdout. */
   readonly docker: (args: ReadonlyArray<string>) => Effect.Effect<string, SandboxError>
+  /**
+   * Brings a compose project up with Debian's `docker-compose` against the sandbox's socket
+   * (offline: the image is local, no network); returns the IDs of its containers.
+   */
+  readonly composeUp: (project: ComposeProject) => Effect.Effect<ReadonlyArray<string>, SandboxError>
+  /** `docker-compose down` of a project brought up with {@link composeUp}. */
+  readonly composeDown: (name: string) => Effect.Effect<void, SandboxError>
 }
 
 /**

@@ -4,87 +4,12 @@
  * and exit codes, and a clean exit 0 on SIGTERM. The command runs on the runtime that runs the
  * tests (Node through tsx, Deno or Bun).
  */
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { assert, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { ExitCode } from "../../src/cli/errors.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { jsonLines, whalewatcher } from "./cliProcess.ts"
 import { impostor, impostors } from "./impostors.ts"
-
-const root = fileURLToPath(new URL("../..", import.meta.url))
-const entry = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
-
-/** How this runtime runs a TypeScript entry point. */
-const command: ReadonlyArray<string> = "Deno" in globalThis
-  ? [process.execPath, "run", "-A", entry]
-  : process.versions["bun"] !== undefined
-  ? [process.execPath, entry]
-  : [process.execPath, "--import", "tsx", entry]
-
-interface Finished {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/**
- * Runs the command. With `until`, it is stopped with SIGTERM as soon as its output satisfies
- * `until`; `onReady` runs once it printed its first line on stderr (events) or stdout (watch).
- */
-const whalewatcher = (
-  args: ReadonlyArray<string>,
-  options: {
-    readonly until?: (stdout: string) => boolean
-    readonly onReady?: (() => Promise<void>) | undefined
-    readonly readyOn?: "stdout" | "stderr"
-  } = {}
-) =>
-  Effect.callback<Finished>((resume) => {
-    const child = spawn(command[0]!, [...command.slice(1), ...args], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" }
-    })
-    let stdout = ""
-    let stderr = ""
-    let ready = false
-    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000)
-    const checkReady = (text: string) => {
-      if (!ready && options.onReady !== undefined && text.includes("\n")) {
-        ready = true
-        options.onReady().catch((error: unknown) => {
-          stderr += `\n[test] driving the engine failed: ${String(error)}`
-          stop()
-        })
-      }
-    }
-    let stopped = false
-    // process.kill rather than child.kill: Deno reports a child it signalled itself as killed by
-    // the signal, whatever exit code the child chose.
-    const stop = () => {
-      if (stopped || child.pid === undefined) return
-      stopped = true
-      process.kill(child.pid, "SIGTERM")
-    }
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-      if (options.readyOn === "stdout") checkReady(stdout)
-      if (options.until?.(stdout)) stop()
-    })
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-      if (options.readyOn !== "stdout") checkReady(stderr)
-    })
-    child.on("close", (code) => {
-      clearTimeout(killer)
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
-
-const jsonLines = (stdout: string) =>
-  stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
 
 // Namespaces unique to this run: runc keeps state per namespace/id outside the sandbox.
 const run = Math.random().toString(36).slice(2, 8)
@@ -238,7 +163,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
         until: (stdout) => stdout.includes("\"exited\"")
       }).pipe(withAddress(sandbox.socketPath))
       assert.strictEqual(result.code, ExitCode.Ok, result.stderr)
-      assert.match(result.stderr, /^whalewatcher: following events at \S+ \(0 containers alive\); Ctrl-C ends\n$/)
+      assert.match(result.stderr, /^whalewatcher: following events of containerd at \S+ \(0 containers alive\); Ctrl-C ends\n$/)
       const lines = jsonLines(result.stdout)
       assert.deepStrictEqual(lines.map((line) => [line["type"], line["id"], line["name"], line["project"]]), [
         ["started", `${ns}/job`, `${ns}/batch`, ""],
@@ -259,14 +184,18 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
       const ns = `cliwatch-${run}`
       yield* sandbox.run({ id: "old", namespace: ns })
       let newPid = 0
+      let output = ""
       const result = yield* whalewatcher(["--address", sandbox.socketPath, "watch", "--json", "--namespace", ns], {
         readyOn: "stdout",
         onReady: () =>
           Effect.runPromise(Effect.gen(function*() {
             newPid = yield* sandbox.run({ id: "new", namespace: ns, labels: { "com.docker.compose.project": "lab" } })
+            // Paused only once the start is announced: a pause before the start is looked up
+            // would be announced as a start of a paused container, and no pause after it.
+            while (!output.includes("\"type\":\"started\"")) yield* Effect.sleep("20 millis")
             yield* sandbox.pause(ns, "new")
-          })),
-        until: (stdout) => stdout.includes("\"type\":\"paused\"")
+          }).pipe(Effect.timeout("15 seconds"))),
+        until: (stdout) => (output = stdout).includes("\"type\":\"paused\"")
       })
       assert.strictEqual(result.code, ExitCode.Ok, result.stderr)
       assert.strictEqual(result.stderr, "")

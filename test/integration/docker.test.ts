@@ -123,6 +123,44 @@ const suite = <S extends Sandbox>(
         }).pipe(Effect.scoped))
     })
 
+    describe("compose", () => {
+      it.effect("containers that docker-compose up started are grouped by their project", () =>
+        Effect.gen(function*() {
+          const sandbox = yield* service
+          const name = `shop${run}`
+          const watcher = yield* Effect.map(
+            Layer.build(Watcher.layer().pipe(Layer.provide(DockerEngine.layerConfig({ address: sandbox.socketPath, flavor })))),
+            (context) => Context.get(context, Watcher.Watcher)
+          )
+          yield* watcher.ready
+          const ids = yield* sandbox.composeUp({
+            name,
+            services: { web: { labels: { tier: "front" } }, db: { labels: { tier: "back" } } }
+          })
+          assert.strictEqual(ids.length, 2)
+          yield* Effect.gen(function*() {
+            while (Portfolio.projectContainers(yield* SubscriptionRef.get(watcher.portfolio), name).length < 2) {
+              yield* Effect.sleep("50 millis")
+            }
+          }).pipe(Effect.timeout("30 seconds"))
+          const members = Portfolio.projectContainers(yield* SubscriptionRef.get(watcher.portfolio), name)
+          assert.deepStrictEqual(members.map((container) => container.id).sort(), [...ids].sort())
+          for (const container of members) {
+            const expected = (yield* sandbox.inspect(container.id)) as Inspected
+            assert.strictEqual(container.name, expected.Name.slice(1))
+            assert.strictEqual(container.pid, expected.State.Pid)
+            assert.strictEqual(container.labels["com.docker.compose.project"], name)
+          }
+          assert.deepStrictEqual(members.map((container) => container.labels["tier"]).sort(), ["back", "front"])
+          yield* sandbox.composeDown(name)
+          yield* Effect.gen(function*() {
+            while (Portfolio.projectContainers(yield* SubscriptionRef.get(watcher.portfolio), name).length > 0) {
+              yield* Effect.sleep("50 millis")
+            }
+          }).pipe(Effect.timeout("30 seconds"))
+        }).pipe(Effect.scoped))
+    })
+
     describe("events", () => {
       it.effect("start, pause, unpause, rename and death; an exec's exit removes nothing", () =>
         Effect.gen(function*() {

@@ -40,7 +40,7 @@ describe("whalewatcher events", () => {
         }))
       assert.strictEqual(result.exitCode, undefined, "runs until interrupted")
       expect(result.stderr).toMatchInlineSnapshot(`
-        "whalewatcher: following events at /run/containerd/containerd.sock (1 container alive); Ctrl-C ends
+        "whalewatcher: following events of containerd at /run/containerd/containerd.sock (1 container alive); Ctrl-C ends
         "
       `)
       expect(withoutTimes(result.stdout)).toMatchInlineSnapshot(`

@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { layerContainerd } from "../../src/cli/Connector.ts"
+import { layer as realConnector } from "../../src/cli/Connector.ts"
 import { ExitCode } from "../../src/cli/errors.ts"
 import { version } from "../../src/cli/version.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
@@ -248,14 +248,15 @@ describe("help, version and usage errors", () => {
       assert.strictEqual(result.exitCode, ExitCode.Ok)
       expect(result.stdout).toMatchInlineSnapshot(`
         "DESCRIPTION
-          Shows the containers alive on a host, from containerd: a list, one container's details, their lifecycle events, or a live view that follows every change.
+          Shows the containers alive on a host, from containerd, Docker or Podman: a list, one container's details, their lifecycle events, or a live view that follows every change.
 
         USAGE
           whalewatcher <subcommand> [flags]
 
         FLAGS
-          --address PATH           containerd's socket (default: $CONTAINERD_ADDRESS, else /run/containerd/containerd.sock; a unix:// prefix is fine)
-          --namespace, -n NS       only this containerd namespace (repeat for more)
+          --engine choice          the engine: containerd, or the Docker Engine API of Docker or Podman (choices: containerd, docker, podman)
+          --address PATH           the engine's socket (a unix:// prefix is fine); default: containerd: $CONTAINERD_ADDRESS, else /run/containerd/containerd.sock; docker: $DOCKER_HOST, else /var/run/docker.sock; podman: $CONTAINER_HOST, else /run/podman/podman.sock
+          --namespace, -n NS       only this containerd namespace (repeat for more; containerd only)
           --all-namespaces, -A     also the namespaces ignored by default (moby, plugins.moby, k8s.io)
           --ignore-namespace NS    leave out this namespace too (repeat for more)
 
@@ -276,6 +277,9 @@ describe("help, version and usage errors", () => {
           # another containerd, every namespace
           whalewatcher --address /run/k3s/containerd/containerd.sock ls -A
 
+          # Docker's containers (Podman's: --engine podman)
+          whalewatcher --engine docker ls
+
           # a live view until Ctrl-C
           whalewatcher watch
 
@@ -292,11 +296,13 @@ describe("help, version and usage errors", () => {
           0  success (watch and events: ended by Ctrl-C or SIGTERM)
           1  inspect: no such container, or it has no running process
           2  usage error: unknown command or flag, bad or conflicting values
-          3  containerd unavailable: no socket, permission denied, not listening, connection lost
-          4  containerd refused a request, or an unexpected error
+          3  engine unavailable: no socket, permission denied, not listening, connection lost
+          4  the engine refused a request, or an unexpected error
 
         ENVIRONMENT
           CONTAINERD_ADDRESS  containerd's socket when --address is not given (default /run/containerd/containerd.sock)
+          DOCKER_HOST         Docker's socket when --address is not given (default /var/run/docker.sock)
+          CONTAINER_HOST      Podman's socket when --address is not given (default /run/podman/podman.sock)
           NO_COLOR            no colours, even on a terminal
         "
       `)
@@ -318,8 +324,9 @@ describe("help, version and usage errors", () => {
           --label, -l KEY[=VALUE]    only containers with this label (and value); repeat to require several
 
         INHERITED FLAGS
-          --address PATH           containerd's socket (default: $CONTAINERD_ADDRESS, else /run/containerd/containerd.sock; a unix:// prefix is fine)
-          --namespace, -n NS       only this containerd namespace (repeat for more)
+          --engine choice          the engine: containerd, or the Docker Engine API of Docker or Podman (choices: containerd, docker, podman)
+          --address PATH           the engine's socket (a unix:// prefix is fine); default: containerd: $CONTAINERD_ADDRESS, else /run/containerd/containerd.sock; docker: $DOCKER_HOST, else /var/run/docker.sock; podman: $CONTAINER_HOST, else /run/podman/podman.sock
+          --namespace, -n NS       only this containerd namespace (repeat for more; containerd only)
           --all-namespaces, -A     also the namespaces ignored by default (moby, plugins.moby, k8s.io)
           --ignore-namespace NS    leave out this namespace too (repeat for more)
 
@@ -341,11 +348,13 @@ describe("help, version and usage errors", () => {
           0  success (watch and events: ended by Ctrl-C or SIGTERM)
           1  inspect: no such container, or it has no running process
           2  usage error: unknown command or flag, bad or conflicting values
-          3  containerd unavailable: no socket, permission denied, not listening, connection lost
-          4  containerd refused a request, or an unexpected error
+          3  engine unavailable: no socket, permission denied, not listening, connection lost
+          4  the engine refused a request, or an unexpected error
 
         ENVIRONMENT
           CONTAINERD_ADDRESS  containerd's socket when --address is not given (default /run/containerd/containerd.sock)
+          DOCKER_HOST         Docker's socket when --address is not given (default /var/run/docker.sock)
+          CONTAINER_HOST      Podman's socket when --address is not given (default /run/podman/podman.sock)
           NO_COLOR            no colours, even on a terminal
         "
       `)
@@ -390,14 +399,14 @@ describe("engine errors", () => {
       const directory = fs.mkdtempSync(path.join(os.tmpdir(), "wwcli-"))
       const missing = path.join(directory, "containerd.sock")
       try {
-        const fromFlag = yield* runCli(["--address", missing, "ls"], layerContainerd)
+        const fromFlag = yield* runCli(["--address", missing, "ls"], realConnector)
         assert.deepStrictEqual(fromFlag, {
           exitCode: ExitCode.EngineUnavailable,
           stdout: "",
           stderr: `whalewatcher: no containerd socket at ${missing} (given with --address)\n` +
             "  Is containerd running? Is the path right?\n"
         })
-        const fromEnvironment = yield* runCli(["inspect", "web"], layerContainerd, {
+        const fromEnvironment = yield* runCli(["inspect", "web"], realConnector, {
           env: { CONTAINERD_ADDRESS: `unix://${missing}` }
         })
         assert.strictEqual(fromEnvironment.exitCode, ExitCode.EngineUnavailable)
@@ -417,7 +426,7 @@ describe("engine errors", () => {
       try {
         // A unix socket bound and closed again leaves its file behind, like a crashed containerd.
         yield* Effect.promise(() => leaveStaleSocket(stale))
-        const result = yield* runCli(["--address", stale, "events"], layerContainerd)
+        const result = yield* runCli(["--address", stale, "events"], realConnector)
         assert.deepStrictEqual(result, {
           exitCode: ExitCode.EngineUnavailable,
           stdout: "",
@@ -439,6 +448,61 @@ describe("engine errors", () => {
         "whalewatcher: Namespaces.List at /run/containerd/containerd.sock failed with ResourceExhausted: too many requests
         "
       `)
+    }))
+})
+
+describe("--engine docker and podman", () => {
+  it.effect("Docker: a missing socket names dockerd and DOCKER_HOST; Podman: CONTAINER_HOST (exit 3)", () =>
+    Effect.gen(function*() {
+      const directory = fs.mkdtempSync(path.join(os.tmpdir(), "wwcli-"))
+      const missing = path.join(directory, "docker.sock")
+      try {
+        const docker = yield* runCli(["--engine", "docker", "ls"], realConnector, { env: { DOCKER_HOST: `unix://${missing}` } })
+        assert.deepStrictEqual(docker, {
+          exitCode: ExitCode.EngineUnavailable,
+          stdout: "",
+          stderr: `whalewatcher: no Docker socket at ${missing} (from DOCKER_HOST)\n  Is dockerd running? Is the path right?\n`
+        })
+        const podman = yield* runCli(["--engine", "podman", "--address", missing, "watch"], realConnector, {
+          env: { DOCKER_HOST: "unix:///elsewhere.sock" }
+        })
+        assert.strictEqual(podman.exitCode, ExitCode.EngineUnavailable)
+        assert.strictEqual(podman.stderr.split("\n")[0], `whalewatcher: no Podman socket at ${missing} (given with --address)`)
+        const stale = path.join(directory, "podman.sock")
+        yield* Effect.promise(() => leaveStaleSocket(stale))
+        const notListening = yield* runCli(["--engine", "podman", "inspect", "web"], realConnector, {
+          env: { CONTAINER_HOST: stale }
+        })
+        assert.strictEqual(notListening.exitCode, ExitCode.EngineUnavailable)
+        assert.include(notListening.stderr, `nothing listens on the Podman socket ${stale}`)
+      } finally {
+        fs.rmSync(directory, { recursive: true, force: true })
+      }
+    }))
+
+  it.effect("DOCKER_HOST with another scheme than unix:// is a usage error, never a dial (exit 2)", () =>
+    Effect.gen(function*() {
+      const result = yield* runCli(["--engine", "docker", "ls"], realConnector, { env: { DOCKER_HOST: "tcp://10.0.0.1:2375" } })
+      assert.deepStrictEqual(result, {
+        exitCode: ExitCode.Usage,
+        stdout: "",
+        stderr: "whalewatcher: DOCKER_HOST tcp://10.0.0.1:2375: only unix:// addresses (or socket paths) are supported\n"
+      })
+      const flag = yield* runCli(["--engine", "podman", "--address", "ssh://host", "ls"], realConnector)
+      assert.strictEqual(flag.exitCode, ExitCode.Usage)
+      assert.include(flag.stderr, "--address ssh://host: only unix:// addresses")
+    }))
+
+  it.effect("namespace flags apply to containerd only (exit 2); an unknown engine is a usage error", () =>
+    Effect.gen(function*() {
+      for (const flags of [["-n", "shop"], ["-A"], ["--ignore-namespace", "x"]]) {
+        const result = yield* runCli(["--engine", "docker", ...flags, "ls"], realConnector)
+        assert.strictEqual(result.exitCode, ExitCode.Usage, flags.join(" "))
+        assert.match(result.stderr, /applies to containerd only; Docker has no namespaces/)
+      }
+      const unknown = yield* runCli(["--engine", "cri-o", "ls"], realConnector)
+      assert.strictEqual(unknown.exitCode, ExitCode.Usage)
+      assert.include(unknown.stderr, "cri-o")
     }))
 })
 

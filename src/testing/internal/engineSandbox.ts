@@ -3,9 +3,13 @@
  * against either daemon's socket.
  * @internal
  */
+import * as fs from "node:fs/promises"
+import * as nodePath from "node:path"
 import { Effect } from "effect"
-import type { DockerSandboxRunOptions, EngineSandboxOperations } from "../DockerSandbox.ts"
+import type { ComposeProject, DockerSandboxRunOptions, EngineSandboxOperations } from "../DockerSandbox.ts"
+import { attempt } from "./directory.ts"
 import { dockerCli, dockerExec, sandboxImage } from "./dockerCli.ts"
+import { commandFailed, runProcess } from "./process.ts"
 import { SandboxError } from "./SandboxError.ts"
 import { waitUntil } from "./waiting.ts"
 
@@ -55,8 +59,52 @@ export const makeOperations = (
     if (!exited) return yield* new SandboxError({ operation: "kill", message: `${nameOrId} still runs after SIGKILL` })
   })
 
+  /**
+   * A compose file of the project's services, each on the sandbox image with no network: JSON is
+   * YAML, so no YAML writer is needed.
+   */
+  const composeFile = (project: ComposeProject): string =>
+    JSON.stringify({
+      version: "2.4",
+      services: Object.fromEntries(Object.entries(project.services).map(([service, spec]) => [service, {
+        image: sandboxImage,
+        network_mode: "none",
+        stop_grace_period: "1s",
+        ...(spec.command === undefined ? {} : { command: [...spec.command] }),
+        ...(spec.labels === undefined ? {} : { labels: { ...spec.labels } })
+      }]))
+    }, null, 2)
+
+  const compose = (operation: string, project: ComposeProject | string, args: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const name = typeof project === "string" ? project : project.name
+      const folder = nodePath.join(directory, "compose", name)
+      const file = nodePath.join(folder, "docker-compose.json")
+      if (typeof project !== "string") {
+        yield* attempt(operation, "cannot write the compose file", async () => {
+          await fs.mkdir(folder, { recursive: true })
+          await fs.writeFile(file, composeFile(project))
+        })
+      }
+      const fullArgs = ["--project-name", name, "--file", file, ...args]
+      const output = yield* runProcess(operation, "docker-compose", fullArgs, {
+        DOCKER_HOST: `unix://${socketPath}`,
+        DOCKER_CONFIG: nodePath.join(directory, "cli")
+      })
+      if (output.exitCode !== 0) return yield* commandFailed(operation, "docker-compose", fullArgs, output)
+      return output.stdout
+    })
+
+  const composeUp = Effect.fn("EngineSandbox.composeUp")(function*(project: ComposeProject) {
+    yield* compose("composeUp", project, ["up", "--detach", "--no-build"])
+    const ids = (yield* compose("composeUp", project.name, ["ps", "--quiet"])).split("\n").filter((id) => id !== "")
+    return ids
+  })
+
   return {
     image: sandboxImage,
+    composeUp,
+    composeDown: (name) => Effect.asVoid(compose("composeDown", name, ["down", "--timeout", "1"])),
     run,
     pause: (nameOrId) => Effect.asVoid(docker(["pause", nameOrId], "pause")),
     unpause: (nameOrId) => Effect.asVoid(docker(["unpause", nameOrId], "unpause")),
