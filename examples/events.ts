@@ -1,20 +1,21 @@
 /**
- * Prints containerd lifecycle events until interrupted (Ctrl-C / SIGTERM exit 0 after closing the
+ * Prints an engine's lifecycle events (containerd, Docker or Podman) until interrupted (Ctrl-C / SIGTERM exit 0 after closing the
  * subscription and the connection). With `--json`: one JSON object per line, with type
  * (started|exited|paused|unpaused|updated), id, name when known, project, pid and timestamp.
  *
  *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock node --import tsx examples/events.ts [--json]
  */
 import { Console, Effect, Stream } from "effect"
-import { ContainerdEngine } from "../src/containerd/index.ts"
 import { ContainerEvent, EngineClient } from "../src/index.ts"
-import { addressFromArgs, hasFlag, runExample } from "./support.ts"
+import { engineLayer, exampleFlags, runExample } from "./support.ts"
+
+const flags = exampleFlags()
 
 const program = Effect.gen(function*() {
   const engine = yield* EngineClient.EngineClient
-  const json = hasFlag("--json")
-  // Task events carry neither names nor projects: remember them from the list, from started
-  // containers (one Containers.Get each) and from label updates.
+  const json = flags.json
+  // Events carry no names or projects of their own (containerd's task events) or only some: remember
+  // them from the list, from started containers (one look-up each) and from updates.
   const known = new Map<string, { name: string; project: string; pid: number }>()
   const events = yield* engine.subscribe
   for (const container of yield* engine.list) known.set(container.id, container)
@@ -49,4 +50,4 @@ const program = Effect.gen(function*() {
   )
 }).pipe(Effect.scoped)
 
-runExample(program.pipe(Effect.provide(ContainerdEngine.layerConfig({ address: addressFromArgs() }))))
+runExample(program.pipe(Effect.provide(engineLayer(flags))))

@@ -1,22 +1,23 @@
 /**
- * Lists the alive containers of a containerd: a table, or with `--json` a JSON array of
- * {id, name, project, pid, paused, labels} sorted by id.
+ * Lists the alive containers of an engine (containerd, Docker or Podman): a table, or with
+ * `--json` a JSON array of {id, name, project, pid, paused, labels} sorted by id.
  *
  *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock node --import tsx examples/list.ts [--json]
  *   npx deno run -A examples/list.ts --address /path/to/containerd.sock
- *   npx bun examples/list.ts --json
+ *   npx bun examples/list.ts --engine docker --json
  */
 import { Console, Effect } from "effect"
-import { ContainerdEngine } from "../src/containerd/index.ts"
 import { EngineClient } from "../src/index.ts"
 import { byId, listJson } from "../src/cli/format.ts"
 import { terminalSafe } from "../src/cli/sanitize.ts"
-import { addressFromArgs, hasFlag, runExample, table } from "./support.ts"
+import { engineLayer, exampleFlags, runExample, table } from "./support.ts"
+
+const flags = exampleFlags()
 
 const program = Effect.gen(function*() {
   const engine = yield* EngineClient.EngineClient
   const containers = byId(yield* engine.list)
-  if (hasFlag("--json")) {
+  if (flags.json) {
     yield* Console.log(listJson(containers))
     return
   }
@@ -29,4 +30,4 @@ const program = Effect.gen(function*() {
   )
 })
 
-runExample(program.pipe(Effect.provide(ContainerdEngine.layerConfig({ address: addressFromArgs() }))))
+runExample(program.pipe(Effect.provide(engineLayer(flags))))

@@ -1,23 +1,22 @@
 /**
- * Prints the containerd engine's version and its persistent uuid, then exits.
+ * Prints what an engine says of itself — its type, version, API, ID and PID — then exits.
  *
  *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock node --import tsx examples/version.ts
  *   npx deno run -A examples/version.ts --address /path/to/containerd.sock
- *   npx bun examples/version.ts
+ *   npx bun examples/version.ts --engine podman
  */
 import { Console, Effect } from "effect"
-import { ContainerdConnection } from "../src/containerd/index.ts"
-import { addressFromArgs, runExample } from "./support.ts"
+import { EngineClient } from "../src/index.ts"
+import { engineLayer, exampleFlags, runExample } from "./support.ts"
 
 const program = Effect.gen(function*() {
-  const connection = yield* ContainerdConnection.ContainerdConnection
-  const version = yield* connection.call("Version.Version", (clients, options) => clients.version.version({}, options))
-  const server = yield* connection.call(
-    "Introspection.Server",
-    (clients, options) => clients.introspection.server({}, options)
-  )
-  yield* Console.log(`containerd ${version.version} (revision ${version.revision}) at ${connection.address}`)
-  yield* Console.log(`uuid ${server.uuid}`)
+  const engine = yield* EngineClient.EngineClient
+  const version = yield* engine.version
+  const id = yield* engine.id
+  const pid = yield* engine.pid
+  yield* Console.log(`${engine.type} ${version} (${engine.api})`)
+  yield* Console.log(`id ${id}`)
+  yield* Console.log(`pid ${pid ?? "unknown"}`)
 })
 
-runExample(program.pipe(Effect.provide(ContainerdConnection.layerConfig({ address: addressFromArgs() }))))
+runExample(program.pipe(Effect.provide(engineLayer(exampleFlags()))))

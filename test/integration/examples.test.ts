@@ -5,8 +5,8 @@
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect } from "effect"
-import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { type Context, Effect } from "effect"
+import { ContainerdSandbox, DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const bin = (name: string) => path.join(root, "node_modules", ".bin", name)
@@ -74,12 +74,16 @@ const run = Math.random().toString(36).slice(2, 8)
 layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a real containerd", (it) => {
   for (const [name, runtime] of Object.entries(runtimes)) {
     describe(name, () => {
-      it.effect("version.ts prints the engine version and uuid", () =>
+      it.effect("version.ts prints the engine's type, version, API, uuid and PID", () =>
         Effect.gen(function*() {
           const sandbox = yield* ContainerdSandbox.ContainerdSandbox
           const result = yield* runExample(runtime, "version.ts", ["--address", sandbox.socketPath])
           assert.strictEqual(result.code, 0, result.stderr)
-          assert.match(result.stdout, /^containerd 1\.\S+ \(revision \S+\) at \S+\nuuid [0-9a-f-]{36}\n$/)
+          assert.strictEqual(
+            result.stdout.replace(/^(containerd\.io) 1\.\d+\.\d+\S* \S+ /, "$1 VERSION ").replace(/[0-9a-f-]{36}/, "UUID")
+              .replace(/pid \d+/, "pid PID"),
+            `containerd.io VERSION (${sandbox.socketPath})\nid UUID\npid PID\n`
+          )
         }))
 
       it.effect("list.ts escapes container-controlled names and projects in its table", () =>
@@ -170,15 +174,20 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
           const namespace = `wx-${name}`
           const id = `w-${run}`
           yield* sandbox.run({ id: `old-${run}`, namespace })
+          let output = ""
           const drive = Effect.gen(function*() {
             yield* sandbox.run({ id, namespace, labels: { "nerdctl/name": "wally", "com.docker.compose.project": "zoo" } })
+            // Paused once the start is announced (else it may be announced as the start of a paused container).
+            while (!output.includes(`${namespace}/${id}`)) yield* Effect.sleep("20 millis")
             yield* sandbox.pause(namespace, id)
             yield* sandbox.kill(namespace, `old-${run}`)
-          })
+          }).pipe(Effect.timeout("20 seconds"))
+          let driven: Promise<unknown> = Promise.resolve()
           const result = yield* runExample(runtime, "watch.ts", ["--json", "--address", sandbox.socketPath], {
-            whenReady: () => Effect.runPromise(drive),
-            until: (stdout) => stdout.includes("\"type\":\"exited\"")
+            whenReady: () => (driven = Effect.runPromise(drive)),
+            until: (stdout) => (output = stdout).includes("\"type\":\"exited\"")
           })
+          yield* Effect.promise(() => driven)
           assert.strictEqual(result.code, 0, `exit ${result.code} ${result.signal} ${result.stderr}`)
           const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
           assert.strictEqual(lines[0]?.["type"], "ready")
@@ -197,6 +206,82 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
   }
 })
 
+/** The shapes of examples on Docker and Podman: the same as on containerd. */
+const dockerExamples = (engine: "docker" | "podman", service: Context.Key<any, DockerSandbox.EngineSandboxOperations & { readonly socketPath: string }>, runtimeNames: ReadonlyArray<string>) =>
+  (it: { readonly effect: (name: string, self: () => Effect.Effect<void, any, any>) => void }) => {
+    for (const name of runtimeNames) {
+      const runtime = runtimes[name]!
+      describe(name, () => {
+        it.effect(`list.ts --engine ${engine} --json prints the alive containers sorted by id`, () =>
+          Effect.gen(function*() {
+            const sandbox = yield* service
+            const bee = yield* sandbox.run({ name: `bee-${name}-${run}`, labels: { "com.docker.compose.project": "hive" } })
+            const ant = yield* sandbox.run({ name: `ant-${name}-${run}` })
+            yield* sandbox.pause(ant.id)
+            const result = yield* runExample(runtime, "list.ts", ["--engine", engine, "--json", "--address", sandbox.socketPath])
+            assert.strictEqual(result.code, 0, result.stderr)
+            const listed = (JSON.parse(result.stdout) as Array<{ id: string } & Record<string, unknown>>)
+              .filter((c) => c.id === bee.id || c.id === ant.id)
+            assert.deepStrictEqual(listed, [
+              { id: bee.id, name: `bee-${name}-${run}`, project: "hive", pid: bee.pid, paused: false, labels: { "com.docker.compose.project": "hive" } },
+              { id: ant.id, name: `ant-${name}-${run}`, project: "", pid: ant.pid, paused: true, labels: {} }
+            ].sort((a, b) => a.id.localeCompare(b.id)))
+            yield* Effect.all([sandbox.remove(bee.id), sandbox.remove(ant.id)], { concurrency: "unbounded" })
+          }))
+
+        it.effect(`watch.ts --engine ${engine} --json prints ready, then each change, and exits 0 on SIGTERM`, () =>
+          Effect.gen(function*() {
+            const sandbox = yield* service
+            const old = yield* sandbox.run({ name: `old-${name}-${run}` })
+            let started = { id: "", pid: 0 }
+            let output = ""
+            const drive = Effect.gen(function*() {
+              started = yield* sandbox.run({ name: `wally-${name}-${run}`, labels: { "com.docker.compose.project": "zoo" } })
+              // Paused once the start is announced (else it may be announced as the start of a paused container).
+              while (!output.includes(started.id)) yield* Effect.sleep("20 millis")
+              yield* sandbox.pause(started.id)
+              yield* sandbox.kill(old.id)
+            }).pipe(Effect.timeout("20 seconds"))
+            let driven: Promise<unknown> = Promise.resolve()
+            const result = yield* runExample(runtime, "watch.ts", ["--engine", engine, "--json", "--address", sandbox.socketPath], {
+              whenReady: () => (driven = Effect.runPromise(drive)),
+              until: (stdout) => (output = stdout).includes("\"type\":\"exited\"")
+            })
+            // The kill returns once the daemon says the container stopped, which may be after its event.
+            yield* Effect.promise(() => driven)
+            assert.strictEqual(result.code, 0, `exit ${result.code} ${result.signal} ${result.stderr}`)
+            const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+            assert.strictEqual(lines[0]?.["type"], "ready")
+            const ours = lines.slice(1).filter((l) => l["id"] === started.id || l["id"] === old.id)
+            assert.deepStrictEqual(ours, [
+              { type: "started", id: started.id, name: `wally-${name}-${run}`, project: "zoo", pid: started.pid, paused: false },
+              { type: "paused", id: started.id, name: `wally-${name}-${run}`, project: "zoo", pid: started.pid, paused: true },
+              { type: "exited", id: old.id, name: `old-${name}-${run}`, project: "", pid: old.pid, paused: false }
+            ])
+            yield* Effect.all([sandbox.remove(started.id), sandbox.remove(old.id)], { concurrency: "unbounded" })
+          }))
+
+        it.effect(`version.ts --engine ${engine} prints the daemon's version, API and ID`, () =>
+          Effect.gen(function*() {
+            const sandbox = yield* service
+            const result = yield* runExample(runtime, "version.ts", ["--engine", engine, "--address", sandbox.socketPath])
+            assert.strictEqual(result.code, 0, result.stderr)
+            assert.match(result.stdout, new RegExp(`^docker\\.com \\S+.*API 1\\.\\d+.* \\(${sandbox.socketPath}\\)\\nid \\S+\\npid \\d+\\n$`))
+          }))
+      })
+    }
+  }
+
+layer(DockerSandbox.layer(), { excludeTestServices: true, timeout: "120 seconds" })(
+  "examples on a real dockerd",
+  dockerExamples("docker", DockerSandbox.DockerSandbox, ["node", "deno", "bun"])
+)
+
+layer(PodmanSandbox.layer(), { excludeTestServices: true, timeout: "120 seconds" })(
+  "examples on a real podman",
+  dockerExamples("podman", PodmanSandbox.PodmanSandbox, ["node"])
+)
+
 describe("npm run demo", () => {
   it.effect("shows the scene live (moby never), then tears everything down and exits 0", () =>
     Effect.gen(function*() {
@@ -213,6 +298,24 @@ describe("npm run demo", () => {
       ])
       assert.strictEqual(lines[3]?.["project"], "greetings")
       const directory = /private containerd at (\S+)\/containerd\.sock/.exec(result.stderr)?.[1]
+      assert.isString(directory, result.stderr)
+      assert.isFalse(yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.access(directory!).then(() => true, () => false))))
+    }))
+
+  it.effect("--engine docker: the same scene on a private dockerd (hello renamed), torn down, exit 0", () =>
+    Effect.gen(function*() {
+      const result = yield* runExample(runtimes["node"]!, "demo.ts", ["--json", "--engine", "docker"], {})
+      assert.strictEqual(result.code, 0, result.stderr)
+      const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+      assert.deepStrictEqual(lines[0], { type: "ready", containers: 4 })
+      assert.deepStrictEqual(lines.slice(1).map((l) => `${l["type"]} ${l["name"]}`), [
+        "started shop-worker",
+        "unpaused shop-db",
+        "updated hi",
+        "exited shop-api",
+        "paused shop-web"
+      ])
+      const directory = /private dockerd at (\S+)\/docker\.sock/.exec(result.stderr)?.[1]
       assert.isString(directory, result.stderr)
       assert.isFalse(yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.access(directory!).then(() => true, () => false))))
     }))
