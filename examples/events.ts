@@ -36,7 +36,10 @@ const program = Effect.gen(function*() {
       const line = {
         type: ContainerEvent.typeName(event),
         id: event.id,
-        ...(container === undefined ? {} : { name: container.name, project: container.project }),
+        // A container that died before its look-up is not known: Docker's events tell name and project.
+        ...(container === undefined
+          ? { ...(event.name === undefined ? {} : { name: event.name }), ...(event.project === undefined ? {} : { project: event.project }) }
+          : { name: container.name, project: container.project }),
         ...(pid === undefined ? {} : { pid }),
         timestamp: ContainerEvent.isoTimestamp(event)
       }

@@ -1,7 +1,8 @@
 /**
  * `whalewatcher events`: the engine's lifecycle events as they happen, one line each, until
  * Ctrl-C. Containerd's task events carry neither names nor projects: they are remembered from a
- * list taken once the subscription is live, from started containers and from label updates.
+ * list taken once the subscription is live, from started containers and from label updates
+ * (Docker's and Podman's events carry them).
  *
  * @since 0.1.0
  */
@@ -45,10 +46,15 @@ export interface EventJson {
  */
 export const eventJson = (event: ContainerEvent, container: Container | undefined): EventJson => {
   const pid = "pid" in event && event.pid !== undefined ? event.pid : container?.pid
+  // What the container tells, else what the event itself tells (Docker's events carry the name
+  // and labels: a container that died before it could be looked up still has them).
+  const name = container?.name ?? event.name
+  const project = container?.project ?? event.project
   return {
     type: typeName(event),
     id: event.id,
-    ...(container === undefined ? {} : { name: container.name, project: container.project }),
+    ...(name === undefined ? {} : { name }),
+    ...(project === undefined ? {} : { project }),
     ...(pid === undefined ? {} : { pid }),
     timestamp: isoTimestamp(event)
   }

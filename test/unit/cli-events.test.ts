@@ -3,7 +3,8 @@
  * names remembered from the list and from started containers, and a lost engine.
  */
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { DateTime, Effect } from "effect"
+import { eventJson } from "../../src/cli/events.ts"
 import { ExitCode } from "../../src/cli/errors.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
 import { fakeConnector, runCli, runCliUntil, waitFor, withoutTimes } from "./cliHarness.ts"
@@ -154,4 +155,26 @@ describe("whalewatcher events", () => {
       const result = yield* runCli(["events"], fakeConnector(fake))
       assert.strictEqual(result.exitCode, ExitCode.EngineUnavailable)
     }))
+})
+
+describe("eventJson", () => {
+  const timestamp = DateTime.makeUnsafe("2026-01-02T03:04:05.000Z")
+  it("takes the name and project the event tells when the container is not known (Docker's events carry them)", () => {
+    assert.deepStrictEqual(
+      eventJson({ _tag: "Started", id: "c0ffee", namespace: "", name: "job", project: "batch", pid: 0, timestamp }, undefined),
+      { type: "started", id: "c0ffee", name: "job", project: "batch", pid: 0, timestamp: "2026-01-02T03:04:05.000Z" }
+    )
+    // A known container's own facts win; an event of containerd's tells neither.
+    const known = { id: "c0ffee", name: "renamed", project: "", labels: {}, pid: 42, paused: false, namespace: "" }
+    assert.deepInclude(eventJson({ _tag: "Paused", id: "c0ffee", namespace: "", name: "job", timestamp }, known), {
+      name: "renamed",
+      project: "",
+      pid: 42
+    })
+    assert.deepStrictEqual(eventJson({ _tag: "Paused", id: "web", namespace: "default", timestamp }, undefined), {
+      type: "paused",
+      id: "web",
+      timestamp: "2026-01-02T03:04:05.000Z"
+    })
+  })
 })
