@@ -193,6 +193,9 @@ const suite = <S extends Sandbox>(
           const sandbox = yield* service
           const engine = yield* engineFor(sandbox)
           const events = yield* engine.subscribe
+          // A dozen starts stay within what dockerd buffers for a listener: this checks that a
+          // slow subscriber gets every start, in order, on both daemons; that an overflow of
+          // dockerd's buffer costs no event either is docker-slow-reader.test.ts.
           const names = Array.from({ length: 12 }, (_, n) => `slow${n}-${run}`)
           const seen: Array<string> = []
           // Slower than the 100 ms after which Docker skips a listener.
