@@ -395,7 +395,7 @@ const syncRows = (result: Section, m: SyncMeasured) => {
     row(`${tag} live floor: bare /info + /events headers + list + inspects`, spread(s.liveFloor), vsFloor(s.liveFloor)),
     row(`${tag} engine.list`, spread(s.list), vsFloor(s.list)),
     row(`${tag} dockerode: listContainers + inspect of each`, spread(s.dockerode), vsFloor(s.dockerode)),
-    row(`${tag} shell: docker ps -q \\| xargs docker inspect`, spread(s.shell), vsFloor(s.shell)),
+    row(`${tag} shell: docker ps -q | xargs docker inspect`, spread(s.shell), vsFloor(s.shell)),
     row(`${tag} Watcher ready`, spread(s.watcher), vsFloor(s.watcher)),
     row(`${tag} Watcher ready vs live floor`, spread(s.watcher), {
       baseline: "live floor",
