@@ -9,7 +9,8 @@
  *
  * Sections: 1 initial sync (bench/sync.ts), 2 per-event cost (bench/events.ts), 3 core throughput
  * and memory with the fake engine (bench/core.ts, in its own `node --expose-gc` process),
- * 4 transports on Node, Deno and Bun (bench/transport.ts, one process per runtime and client).
+ * 4 transports on Node, Deno and Bun (bench/transport.ts, one process per runtime and client),
+ * 5 the Docker Engine API on a private dockerd and Podman (bench/docker.ts, its own sandboxes).
  * `--only 1,4` runs some sections only, `--sizes 100,200` other sync sizes (for working on one).
  */
 import { spawn } from "node:child_process"
@@ -19,6 +20,7 @@ import * as path from "node:path"
 import process from "node:process"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { ContainerdSandbox } from "../src/testing/index.ts"
+import * as Docker from "./docker.ts"
 import * as Events from "./events.ts"
 import { bareConnect } from "./lib/clients.ts"
 import { availableMemory, bin, describeMachine, type Machine, root } from "./lib/machine.ts"
@@ -42,7 +44,16 @@ const baseSettings = quick
   ? {
     sync: { sizes: [16], rounds: () => 3, warmupRounds: 1, settleMillis: 200, startConcurrency: 4 },
     events: { isolated: 3, burst: 5, burstConcurrency: 4, idleCalls: 20 },
-    transport: { unary: 200, stream: 2_000, runs: 1 }
+    transport: { unary: 200, stream: 2_000, runs: 1 },
+    docker: {
+      sizes: [16],
+      rounds: () => 3,
+      warmupRounds: 1,
+      settleMillis: 200,
+      startConcurrency: 8,
+      events: { isolated: 3, burst: 4, burstConcurrency: 4, idleCalls: 20 },
+      podman: { containers: 3, rounds: 2, starts: 2 }
+    }
   }
   : {
     sync: {
@@ -53,10 +64,21 @@ const baseSettings = quick
       startConcurrency: 8
     },
     events: { isolated: 30, burst: 50, burstConcurrency: 8, idleCalls: 200 },
-    transport: { unary: 1_000, stream: 50_000, runs: 3 }
+    transport: { unary: 1_000, stream: 50_000, runs: 3 },
+    docker: {
+      sizes: [100, 500],
+      rounds: (n: number) => n <= 100 ? 31 : 21,
+      warmupRounds: 2,
+      settleMillis: 3_000,
+      startConcurrency: 8,
+      events: { isolated: 30, burst: 50, burstConcurrency: 8, idleCalls: 200 },
+      podman: { containers: 20, rounds: 11, starts: 10 }
+    }
   }
-// `--sizes 100,200` overrides the sync sizes (for working on one).
-const settings = sizes === undefined ? baseSettings : { ...baseSettings, sync: { ...baseSettings.sync, sizes } }
+// `--sizes 100,200` overrides the sync sizes of sections 1 and 5 (for working on one).
+const settings = sizes === undefined
+  ? baseSettings
+  : { ...baseSettings, sync: { ...baseSettings.sync, sizes }, docker: { ...baseSettings.docker, sizes } }
 
 // -------------------------------------------------------------------------------------------------
 // Subprocesses
@@ -338,9 +360,13 @@ const main = Effect.gen(function*() {
     )
   }
 
+  // Docker and Podman last, on their own sandboxes, once containerd's containers are gone.
+  const engineFacts: Docker.EngineFacts = new Map()
+  if (runs(5)) yield* attempt("5. docker", Docker.run(settings.docker, engineFacts))
+
   notes.push(`load average at end: ${loadAverage()}; whole run ${((performance.now() - started) / 1000).toFixed(0)} s`)
   const ordered = [...sections].sort((a, b) => a.title.localeCompare(b.title))
-  const machine = yield* Effect.promise(() => describeMachine(containerdVersion))
+  const machine = yield* Effect.promise(() => describeMachine(containerdVersion, [...engineFacts]))
   const report = render(machine, ordered, [...notes, ...failures.map((f) => `FAILED: ${f}`)])
   console.log(report)
   if (outFile !== undefined) {

@@ -46,8 +46,14 @@ export interface Machine {
   readonly facts: ReadonlyArray<readonly [string, string]>
 }
 
-/** Collects the facts; `containerdVersion` comes from the engine itself (Version RPC). */
-export const describeMachine = async (containerdVersion: string): Promise<Machine> => {
+/**
+ * Collects the facts; `containerdVersion` comes from the engine itself (Version RPC), `engines`
+ * are further engines a run measured (name, version), listed after containerd.
+ */
+export const describeMachine = async (
+  containerdVersion: string,
+  engines: ReadonlyArray<readonly [string, string]> = []
+): Promise<Machine> => {
   const [cpu, deno, bun, runc] = await Promise.all([
     cpuModel(),
     output(bin("deno"), ["--version"]).then((text) => text.split("\n")[0] ?? text),
@@ -55,7 +61,7 @@ export const describeMachine = async (containerdVersion: string): Promise<Machin
     output("runc", ["--version"]).then((text) => text.split("\n")[0] ?? text)
   ])
   const versions = await Promise.all(
-    ["effect", "@connectrpc/connect", "@connectrpc/connect-node", "@bufbuild/protobuf", "@grpc/grpc-js", "@grpc/proto-loader"]
+    ["effect", "@connectrpc/connect", "@connectrpc/connect-node", "@bufbuild/protobuf", "@grpc/grpc-js", "@grpc/proto-loader", "dockerode"]
       .map(async (name) => `${name} ${await packageVersion(name)}`)
   )
   return {
@@ -69,6 +75,7 @@ export const describeMachine = async (containerdVersion: string): Promise<Machin
       ["deno", deno],
       ["bun", bun],
       ["containerd", containerdVersion],
+      ...engines,
       ["runc", runc],
       ["libraries", versions.join(", ")]
     ]

@@ -1,7 +1,8 @@
 /**
  * The benchmarks must not rot: `npm run bench -- --quick` runs every benchmark script end to end
  * (a private containerd, the Watcher, the fake engine, the transport script under Node, Deno and
- * Bun) with tiny sizes. Only that it completes and prints its table is checked — never timings.
+ * Bun, a private dockerd and Podman) with tiny sizes. Only that it completes and prints its table
+ * is checked — never timings.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
@@ -37,15 +38,27 @@ describe.skipIf(!underNode)("npm run bench -- --quick", () => {
         "### 1. Initial sync",
         "### 2. Per-event cost",
         "### 3. Core throughput and memory",
-        "### 4. Transport"
+        "### 4. Transport",
+        "### 5. Docker Engine API"
       ]
     ) expect(stdout).toContain(title)
     expect(stdout).toMatch(/\| N=\d+ Watcher ready \|/)
     expect(stdout).toMatch(/\| RPCs per start event, isolated \|/)
     expect(stdout).toMatch(/\| node v\S+, connect: unary, ms per call \|/)
+    expect(stdout).toMatch(/\| N=\d+ requests of a Watcher sync \| \d+: list \d+ \+ subscription 2 /)
+    expect(stdout).toMatch(/\| requests per start event, isolated \| 1\.00 /)
+    expect(stdout).toMatch(/\| Podman: requests per start event \(\d+ starts\) \|/)
     expect(stdout).not.toContain("FAILED:")
-    const directory = stdout.match(/containerd sandbox started in [\d.]+ s \((\/\S+)\)/)?.[1]
-    expect(directory).toBeDefined()
-    await expect(fs.stat(directory!)).rejects.toThrow()
-  }, 180_000)
+    for (
+      const started of [
+        /containerd sandbox started in [\d.]+ s \((\/\S+)\)/,
+        /docker sandbox started in [\d.]+ s \((\/\S+)\)/,
+        /`podman system service` \(sandbox started in [\d.]+ s, (\/\S+)\)/
+      ]
+    ) {
+      const directory = stdout.match(started)?.[1]
+      expect(directory, String(started)).toBeDefined()
+      await expect(fs.stat(directory!)).rejects.toThrow()
+    }
+  }, 240_000)
 })
