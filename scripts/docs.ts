@@ -11,7 +11,7 @@ import * as path from "node:path"
 
 const root = path.resolve(import.meta.dirname, "..")
 const output = path.join(root, "docs", "api")
-const entryPoints = ["src/index.ts", "src/containerd/index.ts", "src/docker/index.ts", "src/testing/index.ts"]
+const entryPoints = ["src/index.ts", "src/containerd/index.ts", "src/docker/index.ts", "src/discovery/index.ts", "src/testing/index.ts"]
 const deno = path.join(root, "node_modules", ".bin", "deno")
 
 const run = (args: ReadonlyArray<string>) => {

@@ -110,6 +110,12 @@ const LibpodSummaries = Schema.NullOr(Schema.Array(Schema.Struct({
 
 const Info = Schema.Struct({ ID: Schema.optional(Schema.String), SystemTime: Schema.optional(Schema.String) })
 
+/** What Podman's own info tells of the instance: its host and its store. */
+const LibpodInfo = Schema.Struct({
+  host: Schema.optional(Schema.Struct({ hostname: Schema.optional(Schema.String) })),
+  store: Schema.optional(Schema.Struct({ graphRoot: Schema.optional(Schema.String) }))
+})
+
 const Version = Schema.Struct({ Version: Schema.optional(Schema.String), ApiVersion: Schema.optional(Schema.String) })
 
 const aliveFilter = JSON.stringify({ status: ["running", "paused"] })
@@ -291,7 +297,15 @@ export const make = (options: DockerEngineOptions = {}): Effect.Effect<DockerEng
     return {
       type: Type,
       api: address,
-      id: Effect.map(info, (result) => result.ID ?? ""),
+      id: Effect.flatMap(connection.ping, (ping) =>
+        ping.isPodman
+          // Podman's /info makes up a new ID on every call: its store (one per instance on a
+          // host) and the host name are what stays.
+          ? Effect.map(
+            connection.getJson("System.Info", "/libpod/info", LibpodInfo),
+            (result) => `podman:${result.host?.hostname ?? ""}:${result.store?.graphRoot ?? ""}`
+          )
+          : Effect.map(info, (result) => result.ID ?? "")),
       version: Effect.map(
         connection.getJson("System.Version", "/version", Version),
         (result) => `${result.Version ?? "unknown"} API ${result.ApiVersion ?? "unknown"}`

@@ -196,6 +196,14 @@ describe("DockerEngine list and inspect", () => {
       assert.strictEqual(yield* engine.id, "FAKE:DOCKER:ID")
       assert.strictEqual(yield* engine.version, "20.10.24 API 1.41")
     }))
+
+  it.effect("Podman's ID stays the same from call to call (its /info makes up a new one each time)", () =>
+    Effect.gen(function*() {
+      const engine = yield* engineOf(populated({ podman: true }))
+      const first = yield* engine.id
+      assert.strictEqual(first, "podman:fakehost:/var/lib/containers/storage")
+      assert.strictEqual(yield* engine.id, first)
+    }))
 })
 
 describe("DockerEngine events", () => {

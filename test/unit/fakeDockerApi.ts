@@ -203,7 +203,14 @@ export const makeFakeDocker = (options: FakeDockerOptions = {}) => {
     const versioned = /^\/v\d+\.\d+(\/.*)$/.exec(path)
     if (versioned === null) return json({ message: "page not found" }, 404)
     const rest = versioned[1]!
-    if (rest === "/info") return json({ ID: "FAKE:DOCKER:ID", ServerVersion: "20.10.24", SystemTime: nowIso(), Unknown: 1 })
+    if (rest === "/info") {
+      // Podman 4.3 makes up a new ID on every call.
+      const id = options.podman ? crypto.randomUUID() : "FAKE:DOCKER:ID"
+      return json({ ID: id, ServerVersion: "20.10.24", SystemTime: nowIso(), Unknown: 1 })
+    }
+    if (rest === "/libpod/info" && options.podman) {
+      return json({ host: { hostname: "fakehost", arch: "amd64" }, store: { graphRoot: "/var/lib/containers/storage" } })
+    }
     if (rest === "/version") return json({ Version: "20.10.24", ApiVersion: apiVersion, Os: "linux" })
     if (rest === "/containers/json") {
       const filters = JSON.parse(url.searchParams.get("filters") ?? "{}") as { status?: Array<string> }
