@@ -170,16 +170,41 @@ export interface Subscription {
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * A value the Watcher keeps, read-only: its current value, and a stream of its versions.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect, Stream } from "effect"
+ * import { Portfolio, Watcher } from "effect-whalewatcher"
+ *
+ * const program = Effect.gen(function*() {
+ *   const watcher = yield* Watcher.Watcher
+ *   const now = yield* watcher.portfolio.get
+ *   yield* Console.log(`${Portfolio.size(now)} containers alive`)
+ *   // the current status first, then each new one
+ *   yield* watcher.status.changes.pipe(Stream.runForEach((status) => Console.log(status._tag)))
+ * })
+ * ```
+ * @since 0.1.0
+ */
+export interface View<A> {
+  /** The current value. */
+  readonly get: Effect.Effect<A>
+  /** The current value, then every later version, for as long as the stream runs. */
+  readonly changes: Stream.Stream<A>
+}
+
+/**
  * What the Watcher offers.
  *
  * @since 0.1.0
  */
 export interface WatcherShape {
   /**
-   * The current portfolio, and a stream of its versions (`SubscriptionRef.changes`). Read it;
-   * do not set it. Versions share structure, so a slow reader of `changes` costs little memory.
+   * The current portfolio (`get`), and a stream of its versions (`changes`). Versions share
+   * structure, so a slow reader of `changes` costs little memory.
    */
-  readonly portfolio: SubscriptionRef.SubscriptionRef<Portfolio.Portfolio>
+  readonly portfolio: View<Portfolio.Portfolio>
   /**
    * The lifecycle events from the moment the stream starts running, one subscription per run.
    * A subscriber never slows the Watcher or other subscribers: one that falls `eventCapacity`
@@ -191,8 +216,11 @@ export interface WatcherShape {
   readonly subscribe: Effect.Effect<Subscription, never, Scope.Scope>
   /** Completes after the first successful sync; fails if the Watcher stops before one. */
   readonly ready: Effect.Effect<void, EngineError>
-  /** What the Watcher is doing: syncing, live, retrying (with the last error), or stopped. */
-  readonly status: SubscriptionRef.SubscriptionRef<Status>
+  /**
+   * What the Watcher is doing (`get`), and a stream of its changes (`changes`): syncing, live,
+   * retrying (with the last error), or stopped.
+   */
+  readonly status: View<Status>
 }
 
 /**
@@ -313,6 +341,12 @@ export const retrySchedule = (options: {
 const failureKind = (error: EngineError): string =>
   error._tag === "EngineUnavailable" ? `${error._tag}/${error.reason}` : error._tag
 
+/** The read-only face of a SubscriptionRef the Watcher alone sets. */
+const viewOf = <A>(ref: SubscriptionRef.SubscriptionRef<A>): View<A> => ({
+  get: SubscriptionRef.get(ref),
+  changes: SubscriptionRef.changes(ref)
+})
+
 /**
  * Starts a Watcher in the current scope (the scope's end stops it and ends every subscription).
  *
@@ -360,11 +394,11 @@ export const make = (
     }))
 
     return {
-      portfolio: hub.portfolio,
+      portfolio: viewOf(hub.portfolio),
       events: Stream.unwrap(Effect.map(hub.subscribe, (subscription) => subscription.events)),
       subscribe: hub.subscribe,
       ready: Deferred.await(ready),
-      status
+      status: viewOf(status)
     }
   })
 

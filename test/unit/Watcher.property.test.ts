@@ -11,7 +11,7 @@
  * Runs: PROPERTY_RUNS, else 10,000 when CI=true, else 1,000; PROPERTY_SEED and PROPERTY_PATH replay a failure.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Exit, Fiber, Layer, Option, Schedule, Stream, SubscriptionRef } from "effect"
+import { DateTime, Effect, Exit, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import * as fc from "fast-check"
 import { Container, type ContainerEvent, Portfolio, Watcher } from "../../src/index.ts"
 import { FakeEngine } from "../../src/testing/index.ts"
@@ -234,13 +234,13 @@ const runScenario = (input: Scenario) => {
     fake.clearListHooks()
     for (const tick of ["1", "end"]) {
       fake.relabel(sentinel, { tick })
-      yield* SubscriptionRef.changes(watcher.portfolio).pipe(
+      yield* watcher.portfolio.changes.pipe(
         Stream.filter((p) => Portfolio.get(p, sentinel)?.labels["tick"] === tick),
         Stream.runHead
       )
     }
     const events = yield* Fiber.join(collector)
-    const final = yield* SubscriptionRef.get(watcher.portfolio)
+    const final = yield* watcher.portfolio.get
 
     const truth = fake.portfolio()
     if (!Portfolio.equals(final, truth)) {
