@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import { create } from "@bufbuild/protobuf"
-import { type Cause, type Config, Deferred, type Duration, Effect, Exit, Layer, Option, Queue, type Scope, Stream } from "effect"
+import { type Cause, type Config, Deferred, type Duration, Effect, Exit, Layer, Option, Queue, Schedule, type Scope, Stream } from "effect"
 import {
   type Container as ContainerdContainer,
   ContainerSchema
@@ -158,6 +158,17 @@ const isUnimplemented = (error: CallError): boolean =>
 /** A message larger than either side's limit (containerd: "trying to send message larger than max"). */
 const isTooLarge = (error: CallError): boolean =>
   error._tag === "EngineRequestError" && error.code === "ResourceExhausted"
+
+/**
+ * When `subscribe` publishes its marker again while none came back: after 1 ms, then twice as
+ * long each time, up to 160 ms. On containerd 1.6 the first marker is lost most of the time and a
+ * marker's round trip takes about 1 ms: starting at 1 ms makes a subscription live in ~3 ms
+ * instead of ~12 ms (bench/RESULTS.md, initial sync).
+ */
+const markerSchedule: Schedule.Schedule<Duration.Duration> = Schedule.min([
+  Schedule.exponential("1 millis", 2),
+  Schedule.spaced("160 millis")
+])
 
 /**
  * Builds the engine client from its services.
@@ -421,17 +432,11 @@ export const make = (
             { namespace: markerNamespace }
           )
           // The first marker may be published before the server registered the subscription; one
-          // published after it always comes back. Publish again, waiting a little longer each time
-          // (1, 2, 4 ... 160 ms), until one does. On containerd 1.6 the first marker is lost most
-          // of the time and a marker's round trip takes about 1 ms: starting at 1 ms makes a
-          // subscription live in ~3 ms instead of ~12 ms (bench/RESULTS.md, initial sync).
-          let wait = 1
-          yield* Effect.suspend(() => {
-            const waitNow = wait
-            wait = Math.min(wait * 2, 160)
-            return publishMarker.pipe(Effect.andThen(Deferred.await(live).pipe(Effect.timeoutOption(waitNow))))
-          }).pipe(
-            Effect.repeat({ until: Option.isSome }),
+          // published after it always comes back. Publish again on markerSchedule until one does.
+          yield* Effect.raceFirst(
+            Deferred.await(live),
+            publishMarker.pipe(Effect.repeat(markerSchedule), Effect.andThen(Effect.never))
+          ).pipe(
             Effect.timeoutOrElse({
               duration: options.liveTimeout ?? "10 seconds",
               orElse: () =>
