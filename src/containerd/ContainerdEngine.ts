@@ -39,6 +39,7 @@ import {
   EngineUnavailable,
   ProcesslessContainer
 } from "../EngineError.ts"
+import * as SkipCounters from "../internal/skipCounters.ts"
 import {
   type CallError,
   ContainerdConnection,
@@ -125,7 +126,10 @@ export interface ContainerdEngineShape extends EngineClientShape {
   readonly client: ContainerdClients
   /** Always provided: tasks in state UNKNOWN without a PID are undetermined. */
   readonly survey: Effect.Effect<Survey, EngineError>
-  /** Counts of envelopes skipped so far by this engine's subscriptions. */
+  /**
+   * Counts of envelopes skipped so far by this engine's subscriptions, read from the effect
+   * Metric counter `effect_whalewatcher_skipped_events` (attributes `engine`, `api`, `reason`).
+   */
   readonly skippedEvents: Effect.Effect<SkippedEvents>
   /**
    * How many label keys and values this engine has decoded with U+FFFD in them so far (containerd
@@ -191,7 +195,10 @@ export const make = (
     const listConcurrency = options.listConcurrency ?? 8
     const syncMarker = options.syncMarker ?? true
     const markerNamespace = options.syncMarkerNamespace ?? LabelMapping.DefaultNamespace
-    const skipped: Record<Skipped, number> = { ignored: 0, "exec-exit": 0, unknown: 0, garbled: 0 }
+    const skipped = yield* SkipCounters.make<Skipped>(["ignored", "exec-exit", "unknown", "garbled"], {
+      engine: Type,
+      api: address
+    })
     let replacedTexts = 0
 
     const toContainer = (namespace: string, record: ContainerdContainer, task: Process): Effect.Effect<Container> => {
@@ -398,11 +405,11 @@ export const make = (
                 return
               }
               if (!filter.allows(envelope.namespace)) {
-                skipped.ignored++
+                skipped.skip("ignored")
                 return
               }
               const decoded = decodeEnvelope(envelope, mapping)
-              if (typeof decoded === "string") skipped[decoded]++
+              if (typeof decoded === "string") skipped.skip(decoded)
               else {
                 if (decoded._tag === "Updated") replacedTexts += replacedInLabels(decoded.labels)
                 Queue.offerUnsafe(queue, decoded)
@@ -510,7 +517,7 @@ export const make = (
       lifecycleEvents: Stream.unwrap(subscribe),
       resolveStarted,
       client: connection.clients,
-      skippedEvents: Effect.sync(() => ({ ...skipped })),
+      skippedEvents: skipped.counts,
       replacedTexts: Effect.sync(() => replacedTexts)
     }
   })
