@@ -164,7 +164,7 @@ const isTooLarge = (error: CallError): boolean =>
   error._tag === "EngineRequestError" && error.code === "ResourceExhausted"
 
 /**
- * When `subscribe` publishes its marker again while none came back: after 1 ms, then twice as
+ * How long `subscribe` waits for each marker before it publishes another: 1 ms, then twice as
  * long each time, up to 160 ms. On containerd 1.6 the first marker is lost most of the time and a
  * marker's round trip takes about 1 ms: starting at 1 ms makes a subscription live in ~3 ms
  * instead of ~12 ms (bench/RESULTS.md, initial sync).
@@ -439,11 +439,18 @@ export const make = (
             { namespace: markerNamespace }
           )
           // The first marker may be published before the server registered the subscription; one
-          // published after it always comes back. Publish again on markerSchedule until one does.
-          yield* Effect.raceFirst(
-            Deferred.await(live),
-            publishMarker.pipe(Effect.repeat(markerSchedule), Effect.andThen(Effect.never))
-          ).pipe(
+          // published after it always comes back. Publish, wait as long as markerSchedule says,
+          // again until one does. One step at a time: a publication's failure (e.g. the socket is
+          // not containerd's) is what is reported, before a failure of the stream it ran beside.
+          const nextWait = yield* Schedule.toStep(markerSchedule)
+          yield* Effect.gen(function*() {
+            while (true) {
+              yield* publishMarker
+              // The schedule never ends: no Done to handle.
+              const [, wait] = yield* Effect.orDie(nextWait(0, undefined))
+              if (Option.isSome(yield* Deferred.await(live).pipe(Effect.timeoutOption(wait)))) return
+            }
+          }).pipe(
             Effect.timeoutOrElse({
               duration: options.liveTimeout ?? "10 seconds",
               orElse: () =>
