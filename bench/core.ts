@@ -17,7 +17,7 @@
  */
 import { createHash } from "node:crypto"
 import process from "node:process"
-import { Context, DateTime, Deferred, Effect, Fiber, Layer, Stream, SubscriptionRef } from "effect"
+import { Context, DateTime, Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import type { Container } from "../src/Container.ts"
 import type { ContainerEvent } from "../src/ContainerEvent.ts"
 import * as Portfolio from "../src/Portfolio.ts"
@@ -160,7 +160,7 @@ const throughput = (subscribers: number, workload: Workload) =>
             (last._tag !== "Started" || container.pid === last.pid)
         }
         yield* Fiber.join(producer)
-        while (!applied(yield* SubscriptionRef.get(watcher.portfolio))) yield* Effect.sleep("1 millis")
+        while (!applied(yield* watcher.portfolio.get)) yield* Effect.sleep("1 millis")
       } else {
         yield* Effect.forEach(done, Deferred.await, { discard: true })
       }

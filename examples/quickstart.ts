@@ -5,14 +5,14 @@
  *
  *   CONTAINERD_ADDRESS=/run/containerd/containerd.sock node --import tsx examples/quickstart.ts
  */
-import { Console, Effect, Layer, Stream, SubscriptionRef } from "effect"
+import { Console, Effect, Layer, Stream } from "effect"
 import { ContainerdEngine } from "../src/containerd/index.ts"
 import { Main, Portfolio, Watcher } from "../src/index.ts"
 
 const program = Effect.gen(function*() {
   const watcher = yield* Watcher.Watcher
   // What the watcher is doing, while you wait: Syncing, Retrying (with the error), Live, Stopped.
-  yield* SubscriptionRef.changes(watcher.status).pipe(
+  yield* watcher.status.changes.pipe(
     Stream.runForEach((status) =>
       status._tag === "Retrying" ? Console.error(`not yet in sync: ${status.error.message}`) : Effect.void
     ),

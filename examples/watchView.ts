@@ -2,7 +2,7 @@
  * The live watcher view shared by examples/watch.ts and examples/demo.ts: the portfolio grouped by
  * compose project, then one line per change; or, with `json`, one JSON object per line.
  */
-import { Console, DateTime, Effect, Stream, SubscriptionRef } from "effect"
+import { Console, DateTime, Effect, Stream } from "effect"
 import { ContainerEvent, Portfolio, Watcher } from "../src/index.ts"
 import { changeFacts, eventLine, groupedTable, plainStyle } from "../src/cli/format.ts"
 
@@ -42,7 +42,7 @@ export const watchView = (options: { readonly json: boolean }): Effect.Effect<vo
     const changes = events.pipe(Stream.tap((event) => Console.log(changeText(event))))
     const settled = changes.pipe(
       Stream.debounce("600 millis"),
-      Stream.mapEffect(() => Effect.flatMap(SubscriptionRef.get(watcher.portfolio), (now) => Console.log(`\n${portfolioText(now)}\n`)))
+      Stream.mapEffect(() => Effect.flatMap(watcher.portfolio.get, (now) => Console.log(`\n${portfolioText(now)}\n`)))
     )
     return yield* Stream.runDrain(settled)
   }).pipe(Effect.scoped)

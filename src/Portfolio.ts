@@ -9,7 +9,8 @@
  * - look-ups ({@link get}, {@link getByName}, {@link find}, {@link project}) and totals;
  * - {@link diff}: the lifecycle changes that lead from one portfolio to another;
  * - the event-application rules the Watcher follows ({@link applyStarted}, {@link applyEvent},
- *   {@link skipReflected}), and {@link applyChange} to replay announced changes.
+ *   {@link skipReflected}, and {@link applyEvents} for a whole batch), and {@link applyChange}
+ *   to replay announced changes.
  *
  * @example
  * ```ts
@@ -23,9 +24,11 @@
  * ```
  * @since 0.1.0
  */
-import { HashMap, HashSet, Option } from "effect"
+import { type DateTime, HashMap, HashSet, Option } from "effect"
 import * as Container from "./Container.ts"
 import type * as ContainerEvent from "./ContainerEvent.ts"
+import type { ProcessCheck } from "./EngineClient.ts"
+import { withMember, withName, withoutMember, withoutName } from "./internal/portfolioIndexes.ts"
 
 /**
  * The containers of one compose project.
@@ -264,48 +267,6 @@ export const remove = (portfolio: Portfolio, id: string): Portfolio => {
     byName: withoutName(portfolio.byName, previous),
     pausedCount: portfolio.pausedCount - (previous.paused ? 1 : 0)
   }
-}
-
-const withMember = (
-  byProject: HashMap.HashMap<string, Project>,
-  container: Container.Container
-): HashMap.HashMap<string, Project> => {
-  const existing = Option.getOrUndefined(HashMap.get(byProject, container.project))
-  const members = existing === undefined ? HashSet.empty<string>() : existing.ids
-  return HashMap.set(byProject, container.project, { name: container.project, ids: HashSet.add(members, container.id) })
-}
-
-const withoutMember = (
-  byProject: HashMap.HashMap<string, Project>,
-  container: Container.Container
-): HashMap.HashMap<string, Project> => {
-  const existing = Option.getOrUndefined(HashMap.get(byProject, container.project))
-  if (existing === undefined) return byProject
-  const members = HashSet.remove(existing.ids, container.id)
-  // Empty projects disappear, except the unnamed one which always exists.
-  return HashSet.size(members) === 0 && container.project !== Container.NoProject
-    ? HashMap.remove(byProject, container.project)
-    : HashMap.set(byProject, container.project, { name: container.project, ids: members })
-}
-
-const withName = (
-  byName: HashMap.HashMap<string, ReadonlyArray<string>>,
-  container: Container.Container
-): HashMap.HashMap<string, ReadonlyArray<string>> => {
-  const ids = Option.getOrUndefined(HashMap.get(byName, container.name))
-  if (ids === undefined) return HashMap.set(byName, container.name, [container.id])
-  if (ids.includes(container.id)) return byName
-  return HashMap.set(byName, container.name, [...ids, container.id].sort())
-}
-
-const withoutName = (
-  byName: HashMap.HashMap<string, ReadonlyArray<string>>,
-  container: Container.Container
-): HashMap.HashMap<string, ReadonlyArray<string>> => {
-  const ids = Option.getOrUndefined(HashMap.get(byName, container.name))
-  if (ids === undefined) return byName
-  const rest = ids.filter((id) => id !== container.id)
-  return rest.length === 0 ? HashMap.remove(byName, container.name) : HashMap.set(byName, container.name, rest)
 }
 
 const byIdOrder = (a: Container.Container, b: Container.Container): number =>
@@ -553,4 +514,97 @@ export const skipReflected = (
   })
   if (cut.size === 0) return buffered
   return buffered.filter((event, index) => index > (cut.get(event.id) ?? -1))
+}
+
+/**
+ * What the engine said about a batch of events, for {@link applyEvents}.
+ *
+ * @since 0.1.0
+ */
+export interface Evidence {
+  /**
+   * The engine's look-ups of the batch's `Started` events (by event): the container the start
+   * makes alive, or `undefined` when it adds nothing (the container is gone, or another instance
+   * is alive).
+   */
+  readonly started: ReadonlyMap<ContainerEvent.Started, Container.Container | undefined>
+  /**
+   * The engine's process checks by display ID, made after the batch arrived; without one, an
+   * exit, pause or resume applies as it is.
+   */
+  readonly checks?: ReadonlyMap<string, ProcessCheck> | undefined
+}
+
+/**
+ * The result of {@link applyEvents}.
+ *
+ * @since 0.1.0
+ */
+export interface AppliedEvents {
+  /** The portfolio after the events applied. */
+  readonly portfolio: Portfolio
+  /** The changes to announce, in order, each with the timestamp of the event that made it. */
+  readonly changes: ReadonlyArray<Change & { readonly timestamp: DateTime.Utc }>
+  /**
+   * When the events were not all applied: the index of the first `Started` event whose look-up
+   * is needed and missing from the evidence. Add it and go on from there.
+   */
+  readonly stoppedAt?: number | undefined
+}
+
+/**
+ * An exit, pause or resume as the engine's process check confirms it. An exit of the known
+ * instance while it is still alive under its PID is not an exit (forged, or a restart under the
+ * same PID already done): the instance takes the pause state the engine reports, as a pause or
+ * resume of it does. Without a check (or when the engine cannot tell, or the instance changed)
+ * the event applies as it is.
+ */
+const confirmed = (
+  portfolio: Portfolio,
+  event: ContainerEvent.Exited | ContainerEvent.Paused | ContainerEvent.Unpaused | ContainerEvent.Updated,
+  check: ProcessCheck | undefined
+): typeof event => {
+  if (event._tag === "Updated" || check?._tag !== "Alive") return event
+  const known = get(portfolio, event.id)
+  if (known === undefined || known.pid !== check.pid) return event
+  const _tag = check.paused ? "Paused" : "Unpaused"
+  return event._tag === "Exited"
+    ? { _tag, id: event.id, namespace: event.namespace, timestamp: event.timestamp }
+    : { ...event, _tag }
+}
+
+/**
+ * Applies a batch of engine events in order, as the Watcher does: a `Started` event of an
+ * instance the portfolio does not know takes its look-up from `evidence.started` (see
+ * {@link applyStarted}); every other event is first confirmed by its process check in
+ * `evidence.checks`, then applied by {@link applyEvent}. A start whose look-up the evidence lacks
+ * (it was not needed when the batch began, and an earlier event of the batch made it needed)
+ * stops the application there: see {@link AppliedEvents.stoppedAt}; `from` goes on.
+ *
+ * @since 0.1.0
+ */
+export const applyEvents = (
+  portfolio: Portfolio,
+  events: ReadonlyArray<ContainerEvent.ContainerEvent>,
+  evidence: Evidence,
+  from: number = 0
+): AppliedEvents => {
+  let current = portfolio
+  const changes: Array<Change & { readonly timestamp: DateTime.Utc }> = []
+  for (let index = from; index < events.length; index++) {
+    const event = events[index]!
+    let applied: Applied
+    if (event._tag === "Started") {
+      if (isKnownInstance(current, event.id, event.pid)) continue
+      if (!evidence.started.has(event)) return { portfolio: current, changes, stoppedAt: index }
+      const container = evidence.started.get(event)
+      if (container === undefined) continue
+      applied = applyStarted(current, container)
+    } else {
+      applied = applyEvent(current, confirmed(current, event, evidence.checks?.get(event.id)))
+    }
+    current = applied.portfolio
+    for (const change of applied.changes) changes.push({ ...change, timestamp: event.timestamp })
+  }
+  return { portfolio: current, changes }
 }

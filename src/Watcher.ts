@@ -22,7 +22,6 @@
  * @since 0.1.0
  */
 import {
-  Array as Arr,
   Cause,
   Clock,
   Context,
@@ -34,21 +33,17 @@ import {
   Fiber,
   Layer,
   Option,
-  PubSub,
-  type Pull,
-  Queue,
   Schedule,
   type Scope,
-  Semaphore,
   Stream,
   SubscriptionRef
 } from "effect"
-import type * as Container from "./Container.ts"
-import type * as ContainerEvent from "./ContainerEvent.ts"
-import { EngineClient, type ProcessCheck } from "./EngineClient.ts"
-import { type EngineError, EngineUnavailable } from "./EngineError.ts"
-import * as Portfolio from "./Portfolio.ts"
+import { EngineClient } from "./EngineClient.ts"
+import type { EngineError } from "./EngineError.ts"
+import * as EventHub from "./internal/eventHub.ts"
 import { type TaggedErrorClass, taggedError } from "./internal/taggedError.ts"
+import * as WatcherSync from "./internal/watcherSync.ts"
+import type * as Portfolio from "./Portfolio.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Events, status, errors
@@ -175,16 +170,41 @@ export interface Subscription {
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * A value the Watcher keeps, read-only: its current value, and a stream of its versions.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect, Stream } from "effect"
+ * import { Portfolio, Watcher } from "effect-whalewatcher"
+ *
+ * const program = Effect.gen(function*() {
+ *   const watcher = yield* Watcher.Watcher
+ *   const now = yield* watcher.portfolio.get
+ *   yield* Console.log(`${Portfolio.size(now)} containers alive`)
+ *   // the current status first, then each new one
+ *   yield* watcher.status.changes.pipe(Stream.runForEach((status) => Console.log(status._tag)))
+ * })
+ * ```
+ * @since 0.1.0
+ */
+export interface View<A> {
+  /** The current value. */
+  readonly get: Effect.Effect<A>
+  /** The current value, then every later version, for as long as the stream runs. */
+  readonly changes: Stream.Stream<A>
+}
+
+/**
  * What the Watcher offers.
  *
  * @since 0.1.0
  */
 export interface WatcherShape {
   /**
-   * The current portfolio, and a stream of its versions (`SubscriptionRef.changes`). Read it;
-   * do not set it. Versions share structure, so a slow reader of `changes` costs little memory.
+   * The current portfolio (`get`), and a stream of its versions (`changes`). Versions share
+   * structure, so a slow reader of `changes` costs little memory.
    */
-  readonly portfolio: SubscriptionRef.SubscriptionRef<Portfolio.Portfolio>
+  readonly portfolio: View<Portfolio.Portfolio>
   /**
    * The lifecycle events from the moment the stream starts running, one subscription per run.
    * A subscriber never slows the Watcher or other subscribers: one that falls `eventCapacity`
@@ -196,8 +216,11 @@ export interface WatcherShape {
   readonly subscribe: Effect.Effect<Subscription, never, Scope.Scope>
   /** Completes after the first successful sync; fails if the Watcher stops before one. */
   readonly ready: Effect.Effect<void, EngineError>
-  /** What the Watcher is doing: syncing, live, retrying (with the last error), or stopped. */
-  readonly status: SubscriptionRef.SubscriptionRef<Status>
+  /**
+   * What the Watcher is doing (`get`), and a stream of its changes (`changes`): syncing, live,
+   * retrying (with the last error), or stopped.
+   */
+  readonly status: View<Status>
 }
 
 /**
@@ -314,43 +337,15 @@ export const retrySchedule = (options: {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-/** One published event and its position; `event` undefined marks the end of all events. */
-interface Envelope {
-  readonly sequence: number
-  readonly event: WatcherEvent | undefined
-}
-
-const endOfEvents: Envelope = { sequence: -1, event: undefined }
-
 /** A failure's kind for the log: the error's tag and, for an unavailable engine, its reason. */
 const failureKind = (error: EngineError): string =>
   error._tag === "EngineUnavailable" ? `${error._tag}/${error.reason}` : error._tag
 
-/**
- * An exit, pause or resume as the engine's process check confirms it: an exit of an instance that is still alive with its PID was not real (a
- * forged event, or a restart under the same PID already under way); a pause or resume of the
- * known instance takes the state the engine reports now. Without a check (or when the engine
- * cannot tell, or the instance changed) the event applies as it is.
- */
-const confirmed = (
-  portfolio: Portfolio.Portfolio,
-  event: ContainerEvent.Exited | ContainerEvent.Paused | ContainerEvent.Unpaused | ContainerEvent.Updated,
-  check: ProcessCheck | undefined
-): typeof event => {
-  if (event._tag === "Updated" || check?._tag !== "Alive") return event
-  const known = Portfolio.get(portfolio, event.id)
-  if (known === undefined || known.pid !== check.pid) return event
-  // An exit of an instance still alive under its PID (forged, or a restart under the same PID
-  // already done): not an exit; the instance takes the pause state the engine reports.
-  if (event._tag === "Exited") {
-    return { _tag: check.paused ? "Paused" : "Unpaused", id: event.id, namespace: event.namespace, timestamp: event.timestamp }
-  }
-  return { ...event, _tag: check.paused ? "Paused" : "Unpaused" }
-}
-
-/** Whether a failed look-up means the container is already gone (then its start is ignored). */
-const isGone = (error: EngineError): boolean =>
-  error._tag === "ContainerNotFound" || error._tag === "ProcesslessContainer"
+/** The read-only face of a SubscriptionRef the Watcher alone sets. */
+const viewOf = <A>(ref: SubscriptionRef.SubscriptionRef<A>): View<A> => ({
+  get: SubscriptionRef.get(ref),
+  changes: SubscriptionRef.changes(ref)
+})
 
 /**
  * Starts a Watcher in the current scope (the scope's end stops it and ends every subscription).
@@ -362,309 +357,121 @@ export const make = (
 ): Effect.Effect<WatcherShape, never, EngineClient | Scope.Scope> =>
   Effect.gen(function*() {
     const engine = yield* EngineClient
-    const schedule = options.retry ?? retrySchedule()
     const capacity = options.eventCapacity ?? 1024
-    const onLag = options.onLag ?? "fail"
-    const resolveConcurrency = options.resolveConcurrency ?? 8
-    const trustEvents = options.trustEvents ?? false
-    const recheckDelay = options.recheckUndetermined ?? "2 seconds"
-    const survey = engine.survey ?? Effect.map(engine.list, (alive) => ({ alive, undetermined: [] }))
-
-    const portfolio = yield* SubscriptionRef.make(Portfolio.empty)
+    const hub = yield* EventHub.make({
+      capacity,
+      onLag: options.onLag ?? "fail",
+      lagged: (missed) => new EventsLagged({ missed, capacity })
+    })
+    const sync = WatcherSync.make(engine, hub, {
+      resolveConcurrency: options.resolveConcurrency ?? 8,
+      trustEvents: options.trustEvents ?? false,
+      recheckDelay: options.recheckUndetermined ?? "2 seconds"
+    })
     const status = yield* SubscriptionRef.make<Status>({ _tag: "Syncing", attempt: 1 })
     const ready = yield* Deferred.make<void, EngineError>()
-    // Sliding: publishing never waits, so a slow subscriber cannot stall the Watcher or others;
-    // the sequence numbers let each subscriber notice what it missed.
-    const pubsub = yield* PubSub.sliding<Envelope>(capacity)
-    yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
-    // Held while the portfolio and its events are published, so that `subscribe` sees both or neither.
-    const publishing = yield* Semaphore.make(1)
-    let nextSequence = 0
-    const publishSlice = Math.max(1, Math.floor(capacity / 2))
-
-    const publish = (next: Portfolio.Portfolio, events: ReadonlyArray<WatcherEvent>): Effect.Effect<void> =>
-      publishing.withPermit(Effect.uninterruptible(Effect.gen(function*() {
-        if (next !== portfolio.value) yield* SubscriptionRef.set(portfolio, next)
-        // In slices, giving subscribers a turn in between: a burst larger than the capacity
-        // (e.g. a resync) must not make every subscriber lag, only those that cannot keep up.
-        for (let offset = 0; offset < events.length; offset += publishSlice) {
-          if (offset > 0) yield* Effect.yieldNow
-          const slice = events.slice(offset, offset + publishSlice)
-          yield* PubSub.publishAll(pubsub, slice.map((event) => ({ sequence: nextSequence++, event })))
-        }
-      })))
-
-    /**
-     * The events of one PubSub subscription, taken in batches (all that are waiting): a run that
-     * stops early drops the rest of its batch, which is why a subscription is run once.
-     */
-    const eventsFrom = (
-      subscription: PubSub.Subscription<Envelope>,
-      first: number
-    ): Stream.Stream<WatcherEvent, EventsLagged> => {
-      let expected = first
-      let ended = false
-      let lagged: EventsLagged | undefined
-      const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<WatcherEvent>, EventsLagged> = Effect.suspend(() => {
-        if (lagged !== undefined) return Effect.fail(lagged)
-        if (ended) return Cause.done()
-        return Effect.flatMap(
-          PubSub.takeAll(subscription),
-          (envelopes): Pull.Pull<Arr.NonEmptyReadonlyArray<WatcherEvent>, EventsLagged> => {
-            const events: Array<WatcherEvent> = []
-            for (const { event, sequence } of envelopes) {
-              if (event === undefined) {
-                ended = true
-                break
-              }
-              if (sequence !== expected && onLag === "fail") {
-                // Deliver what came before the gap; the next pull fails.
-                lagged = new EventsLagged({ missed: sequence - expected, capacity })
-                break
-              }
-              expected = sequence + 1
-              events.push(event)
-            }
-            if (Arr.isArrayNonEmpty(events)) return Effect.succeed(events)
-            return lagged !== undefined ? Effect.fail(lagged) : Cause.done()
-          }
-        )
-      })
-      return Stream.fromPull(Effect.succeed(pull))
-    }
-
-    const subscribe: Effect.Effect<Subscription, never, Scope.Scope> = publishing.withPermit(
-      Effect.map(PubSub.subscribe(pubsub), (subscription) => ({
-        portfolio: portfolio.value,
-        events: eventsFrom(subscription, nextSequence)
-      }))
-    )
-
-    const resolve = (event: ContainerEvent.Started): Effect.Effect<Container.Container | undefined, EngineError> =>
-      engine.resolveStarted(event).pipe(
-        Effect.catchIf(isGone, () => Effect.succeed(undefined))
-      )
-
-    /**
-     * A start's look-up, confirmed against the engine's process check (any client of the engine
-     * may publish a start, and a shim re-sends a start late, even after the exit): the container
-     * takes the PID and pause state the engine reports, and a start of a process that is gone is
-     * ignored. `evidenced`: the batch itself holds this instance's exit, so it did run; no check.
-     */
-    const resolveConfirmed = (
-      event: ContainerEvent.Started,
-      evidenced: boolean
-    ): Effect.Effect<Container.Container | undefined, EngineError> =>
-      trustEvents || evidenced || engine.resolveStartedIsCurrent === true
-        ? resolve(event)
-        : Effect.map(
-          Effect.all([resolve(event), engine.checkProcess(event.id)], { concurrency: 2 }),
-          ([container, check]) =>
-            container === undefined || check._tag === "Unknown"
-              ? container
-              : check._tag === "Gone"
-              ? undefined
-              // Another instance is alive now (the start is late, or its PID forged): this start
-              // adds nothing; the live instance's own start follows, or is known already. Taking
-              // the live one here would put the portfolio ahead of the events still to come.
-              : event.pid > 0 && check.pid !== event.pid
-              ? undefined
-              : check.pid === container.pid && check.paused === container.paused
-              ? container
-              : { ...container, pid: check.pid, paused: check.paused }
-        )
-
-    /**
-     * Applies engine events in order. The look-ups of all `Started` events the portfolio does
-     * not know, and one process check per container with an exit, pause or resume in the batch,
-     * are made concurrently first (the checks see the engine at least as late as every event of
-     * the batch); a start whose look-up turns out unneeded (or missing, after an earlier event of
-     * the batch changed the picture) is settled in order.
-     */
-    const applyEvents = (
-      start: Portfolio.Portfolio,
-      batch: ReadonlyArray<ContainerEvent.ContainerEvent>
-    ): Effect.Effect<{ portfolio: Portfolio.Portfolio; events: Array<WatcherEvent> }, EngineError> =>
-      Effect.gen(function*() {
-        const exitFollows = (event: ContainerEvent.Started, index: number) =>
-          batch.some((later, at) => at > index && later._tag === "Exited" && later.id === event.id && later.pid === event.pid)
-        const lookups: Array<[ContainerEvent.Started, boolean]> = []
-        const startedInBatch = new Set<string>()
-        const toCheck = new Set<string>()
-        batch.forEach((event, index) => {
-          if (event._tag === "Started") {
-            startedInBatch.add(event.id)
-            if (!Portfolio.isKnownInstance(start, event.id, event.pid)) lookups.push([event, exitFollows(event, index)])
-          } else if (
-            !trustEvents && event._tag !== "Updated" && (Portfolio.has(start, event.id) || startedInBatch.has(event.id))
-          ) {
-            toCheck.add(event.id)
-          }
-        })
-        const resolved = new Map<ContainerEvent.Started, Container.Container | undefined>()
-        const checks = new Map<string, ProcessCheck>()
-        yield* Effect.all([
-          Effect.forEach(lookups, ([event, evidenced]) =>
-            Effect.map(resolveConfirmed(event, evidenced), (c) => resolved.set(event, c)), {
-            concurrency: resolveConcurrency,
-            discard: true
-          }),
-          Effect.forEach(toCheck, (id) => Effect.map(engine.checkProcess(id), (check) => checks.set(id, check)), {
-            concurrency: resolveConcurrency,
-            discard: true
-          })
-        ], { concurrency: 2, discard: true })
-        let current = start
-        const events: Array<WatcherEvent> = []
-        for (const [index, event] of batch.entries()) {
-          let applied: Portfolio.Applied
-          if (event._tag === "Started") {
-            if (Portfolio.isKnownInstance(current, event.id, event.pid)) continue
-            const container = resolved.has(event)
-              ? resolved.get(event)
-              : yield* resolveConfirmed(event, exitFollows(event, index))
-            if (container === undefined) continue
-            applied = Portfolio.applyStarted(current, container)
-          } else {
-            applied = Portfolio.applyEvent(current, confirmed(current, event, checks.get(event.id)))
-          }
-          current = applied.portfolio
-          for (const change of applied.changes) events.push({ ...change, timestamp: event.timestamp })
-        }
-        return { portfolio: current, events }
-      })
-
-    const streamEnded = new EngineUnavailable({
-      address: engine.api,
-      operation: "events",
-      reason: "ConnectionLost",
-      detail: "the event stream ended"
-    })
-
-    /**
-     * Syncs from a live subscription, then follows it. `inbox` is the engine client's own queue:
-     * what it holds when the list returns is exactly what arrived during the list (and before),
-     * whatever the scheduler did meanwhile.
-     */
-    const syncAndFollow = (
-      inbox: Queue.Dequeue<ContainerEvent.ContainerEvent, EngineError | Cause.Done>,
-      firstSync: boolean,
-      onSynced: Effect.Effect<void>
-    ): Effect.Effect<void, EngineError> =>
-      Effect.gen(function*() {
-        const surveyed = yield* survey
-        // A container the engine cannot tell about now is not taken for dead: it keeps its last
-        // known state (a fresh watcher has none to keep), and a resync checks again soon.
-        let fresh = Portfolio.fromContainers(surveyed.alive)
-        for (const id of surveyed.undetermined) {
-          const known = Portfolio.get(portfolio.value, id)
-          if (known !== undefined && !Portfolio.has(fresh, id)) fresh = Portfolio.set(fresh, known)
-        }
-        const duringList = Portfolio.skipReflected(fresh, yield* Queue.clear(inbox))
-        const synced = yield* applyEvents(fresh, duringList)
-        // All or nothing: a sync that was published must also count as done (for the next diff).
-        yield* Effect.uninterruptible(Effect.gen(function*() {
-          const now = yield* DateTime.now
-          const changes = firstSync ? [] : Portfolio.diff(portfolio.value, synced.portfolio)
-          yield* publish(synced.portfolio, changes.map((change) => ({ ...change, timestamp: now })))
-          yield* onSynced
-          yield* SubscriptionRef.set(status, { _tag: "Live", since: now })
-          yield* Deferred.succeed(ready, undefined)
-        }))
-        const follow = Stream.fromQueue(inbox).pipe(
-          Stream.runForEachArray((batch) =>
-            Effect.flatMap(applyEvents(portfolio.value, batch), (applied) => publish(applied.portfolio, applied.events))
-          ),
-          // The queue ends when the engine's event stream ended without an error.
-          Effect.andThen(Effect.fail(streamEnded))
-        )
-        if (surveyed.undetermined.length === 0) return yield* follow
-        // Ends the attempt after the re-check delay: the next attempt resyncs and announces the difference.
-        yield* Effect.raceFirst(follow, Effect.sleep(recheckDelay))
-      })
-
-    /** One attempt, in its own scope: subscribe, sync, follow events until something fails. */
-    const attempt = (
-      number: number,
-      firstSync: boolean,
-      onSynced: Effect.Effect<void>
-    ): Effect.Effect<void, EngineError> =>
-      Effect.scoped(Effect.gen(function*() {
-        yield* SubscriptionRef.set(status, { _tag: "Syncing", attempt: number })
-        const subscription = yield* engine.openSubscription
-        // A broken subscription ends the attempt at once, whatever it is doing (listing, looking up).
-        return yield* Effect.raceFirst(syncAndFollow(subscription.events, firstSync, onSynced), subscription.broken)
-      }))
 
     const stop = (cause: Cause.Cause<EngineError>) =>
       Effect.gen(function*() {
         yield* Effect.logError("effect-whalewatcher: the watcher stopped", cause)
         yield* SubscriptionRef.set(status, { _tag: "Stopped", cause })
         yield* Deferred.failCause(ready, cause)
-        yield* PubSub.end(pubsub, endOfEvents)
+        yield* hub.end
       })
 
-    const run = Effect.gen(function*() {
-      let step = yield* Schedule.toStep(schedule)
-      let everSynced = false
-      let failedAttempts = 0
-      // The kinds of failure warned about since the Watcher was last live: one warning per kind,
-      // not one per retry, so that a long outage says what it waits for without flooding the log.
-      const warned = new Set<string>()
-      while (true) {
-        let synced = false
-        const onSynced = Effect.suspend(() => {
-          const recovered = warned.size > 0
-          synced = everSynced = true
-          warned.clear()
-          return recovered ? Effect.logInfo(`effect-whalewatcher: live again on ${engine.api}`) : Effect.void
-        })
-        const exit = yield* Effect.exit(attempt(failedAttempts + 1, !everSynced, onSynced))
-        if (synced) {
-          // Reset after every successful sync: a long healthy period must not use up the schedule.
-          step = yield* Schedule.toStep(schedule)
-          failedAttempts = 0
-        }
-        if (Exit.isSuccess(exit)) continue
-        const error = Cause.findErrorOption(exit.cause)
-        if (Option.isNone(error)) return yield* stop(exit.cause)
-        failedAttempts++
-        const now = yield* Clock.currentTimeMillis
-        const next = yield* Effect.exit(step(now, error.value))
-        if (Exit.isFailure(next)) return yield* stop(Cause.fail(error.value))
-        const delay = next.value[1]
-        const kind = failureKind(error.value)
-        if (!warned.has(kind)) {
-          warned.add(kind)
-          yield* Effect.logWarning(
-            `effect-whalewatcher: ${error.value.message}; retrying until it works (further failures of this kind are logged at debug level)`
-          )
-        } else {
-          yield* Effect.logDebug("effect-whalewatcher: retrying", error.value)
-        }
-        // The timer starts before the status tells: whoever sees "Retrying" (e.g. a test moving
-        // a TestClock on) can rely on it. No timer for a zero delay: at once is at once.
-        const wait = yield* Effect.forkChild(Duration.isZero(delay) ? Effect.yieldNow : Effect.sleep(delay), {
-          startImmediately: true
-        })
-        yield* SubscriptionRef.set(status, {
-          _tag: "Retrying",
-          error: error.value,
-          attempt: failedAttempts + 1,
-          delay,
-          nextAttemptAt: DateTime.makeUnsafe(now + Duration.toMillis(delay))
-        })
-        yield* Fiber.join(wait)
-      }
-    })
-    yield* Effect.forkScoped(run)
+    yield* Effect.forkScoped(retryLoop(engine.api, options.retry ?? retrySchedule(), {
+      attempt: (number, firstSync, onSynced) =>
+        Effect.andThen(
+          SubscriptionRef.set(status, { _tag: "Syncing", attempt: number }),
+          sync.attempt(firstSync, (now) =>
+            Effect.andThen(onSynced, Effect.andThen(
+              SubscriptionRef.set(status, { _tag: "Live", since: now }),
+              Deferred.succeed(ready, undefined)
+            )))
+        ),
+      retrying: (retrying) => SubscriptionRef.set(status, retrying),
+      stop
+    }))
 
     return {
-      portfolio,
-      events: Stream.unwrap(Effect.map(subscribe, (subscription) => subscription.events)),
-      subscribe,
+      portfolio: viewOf(hub.portfolio),
+      events: Stream.unwrap(Effect.map(hub.subscribe, (subscription) => subscription.events)),
+      subscribe: hub.subscribe,
       ready: Deferred.await(ready),
-      status
+      status: viewOf(status)
+    }
+  })
+
+/** What the retry loop drives. */
+interface RetryLoopSteps {
+  /** Attempt `number` (since the last successful sync); `onSynced` runs once its sync is published. */
+  readonly attempt: (number: number, firstSync: boolean, onSynced: Effect.Effect<void>) => Effect.Effect<void, EngineError>
+  /** Announces the wait before the next attempt (its timer already runs). */
+  readonly retrying: (status: Retrying) => Effect.Effect<void>
+  /** Ends the Watcher: the schedule gave up, or an attempt died. */
+  readonly stop: (cause: Cause.Cause<EngineError>) => Effect.Effect<void>
+}
+
+/**
+ * Runs attempts for ever, waiting between failed ones as `schedule` says; the schedule restarts
+ * after every successful sync. Logs one warning per kind of failure until the next sync.
+ */
+const retryLoop = (
+  api: string,
+  schedule: Schedule.Schedule<unknown, EngineError>,
+  steps: RetryLoopSteps
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    let step = yield* Schedule.toStep(schedule)
+    let everSynced = false
+    let failedAttempts = 0
+    // The kinds of failure warned about since the Watcher was last live: one warning per kind,
+    // not one per retry, so that a long outage says what it waits for without flooding the log.
+    const warned = new Set<string>()
+    while (true) {
+      let synced = false
+      const onSynced = Effect.suspend(() => {
+        const recovered = warned.size > 0
+        synced = everSynced = true
+        warned.clear()
+        return recovered ? Effect.logInfo(`effect-whalewatcher: live again on ${api}`) : Effect.void
+      })
+      const exit = yield* Effect.exit(steps.attempt(failedAttempts + 1, !everSynced, onSynced))
+      if (synced) {
+        // Reset after every successful sync: a long healthy period must not use up the schedule.
+        step = yield* Schedule.toStep(schedule)
+        failedAttempts = 0
+      }
+      if (Exit.isSuccess(exit)) continue
+      const error = Cause.findErrorOption(exit.cause)
+      if (Option.isNone(error)) return yield* steps.stop(exit.cause)
+      failedAttempts++
+      const now = yield* Clock.currentTimeMillis
+      const next = yield* Effect.exit(step(now, error.value))
+      if (Exit.isFailure(next)) return yield* steps.stop(Cause.fail(error.value))
+      const delay = next.value[1]
+      const kind = failureKind(error.value)
+      if (!warned.has(kind)) {
+        warned.add(kind)
+        yield* Effect.logWarning(
+          `effect-whalewatcher: ${error.value.message}; retrying until it works (further failures of this kind are logged at debug level)`
+        )
+      } else {
+        yield* Effect.logDebug("effect-whalewatcher: retrying", error.value)
+      }
+      // The timer starts before the status tells: whoever sees "Retrying" (e.g. a test moving
+      // a TestClock on) can rely on it. No timer for a zero delay: at once is at once.
+      const wait = yield* Effect.forkChild(Duration.isZero(delay) ? Effect.yieldNow : Effect.sleep(delay), {
+        startImmediately: true
+      })
+      yield* steps.retrying({
+        _tag: "Retrying",
+        error: error.value,
+        attempt: failedAttempts + 1,
+        delay,
+        nextAttemptAt: DateTime.makeUnsafe(now + Duration.toMillis(delay))
+      })
+      yield* Fiber.join(wait)
     }
   })
 

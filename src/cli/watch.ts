@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Console, DateTime, Duration, Effect, Layer, Queue, type Scope, Stdio, Stream, SubscriptionRef, Terminal } from "effect"
+import { Clock, Console, DateTime, Duration, Effect, Layer, Queue, type Scope, Stdio, Stream, Terminal } from "effect"
 import { Command, Flag } from "effect/cli"
 import { typeName } from "../ContainerEvent.ts"
 import { type EngineError, isEngineError } from "../EngineError.ts"
@@ -67,7 +67,7 @@ const retry = Watcher.retrySchedule({ base: "250 millis", max: "5 seconds" })
 const firstSync = (watcher: Watcher.WatcherShape): Effect.Effect<void, EngineError> =>
   Effect.raceFirst(
     watcher.ready,
-    SubscriptionRef.changes(watcher.status).pipe(
+    watcher.status.changes.pipe(
       Stream.runForEach((status) =>
         status._tag === "Retrying"
           ? Effect.fail(status.error)
@@ -85,7 +85,7 @@ const firstSync = (watcher: Watcher.WatcherShape): Effect.Effect<void, EngineErr
  */
 const reportStatus = (watcher: Watcher.WatcherShape, selected: EngineSelection): Effect.Effect<void> => {
   let troubled = false
-  return SubscriptionRef.changes(watcher.status).pipe(
+  return watcher.status.changes.pipe(
     Stream.runForEach((status) => {
       if (status._tag === "Retrying") {
         troubled = true
@@ -139,7 +139,7 @@ const screenView = (selected: EngineSelection, style: Style): View => (watcher, 
   Effect.gen(function*() {
     const terminal = yield* Terminal.Terminal
     let portfolio = subscription.portfolio
-    let status = yield* SubscriptionRef.get(watcher.status)
+    let status = yield* watcher.status.get
     let recent: Array<{ readonly event: Watcher.WatcherEvent; readonly arrivedAt: number }> = []
     let size = { columns: yield* terminal.columns, rows: yield* terminal.rows }
     const redraw = yield* Queue.sliding<void>(1)
@@ -150,7 +150,7 @@ const screenView = (selected: EngineSelection, style: Style): View => (watcher, 
     yield* Console.log(enterScreen)
     yield* Effect.addFinalizer(() => Console.log(leaveScreen))
 
-    yield* Effect.forkScoped(SubscriptionRef.changes(watcher.status).pipe(
+    yield* Effect.forkScoped(watcher.status.changes.pipe(
       Stream.runForEach((next) => Effect.andThen(Effect.sync(() => status = next), wake))
     ))
     yield* Effect.forkScoped(Stream.tick("1 second").pipe(Stream.runForEach(() => wake)))
@@ -216,7 +216,7 @@ export const watch: Command.Command<
         const subscription = yield* watcher.subscribe
         yield* view(watcher, subscription)
         // The events end only when the watcher stopped: its last error says why.
-        const status = yield* SubscriptionRef.get(watcher.status)
+        const status = yield* watcher.status.get
         if (status._tag === "Stopped") return yield* Effect.failCause(status.cause)
       }).pipe(
         Effect.scoped,

@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import { create } from "@bufbuild/protobuf"
-import { type Cause, type Config, Deferred, type Duration, Effect, Exit, Layer, Option, Queue, type Scope, Stream } from "effect"
+import { type Cause, type Config, Deferred, type Duration, Effect, Exit, Layer, Option, Queue, Schedule, type Scope, Stream } from "effect"
 import {
   type Container as ContainerdContainer,
   ContainerSchema
@@ -39,6 +39,7 @@ import {
   EngineUnavailable,
   ProcesslessContainer
 } from "../EngineError.ts"
+import * as SkipCounters from "../internal/skipCounters.ts"
 import {
   type CallError,
   ContainerdConnection,
@@ -125,7 +126,10 @@ export interface ContainerdEngineShape extends EngineClientShape {
   readonly client: ContainerdClients
   /** Always provided: tasks in state UNKNOWN without a PID are undetermined. */
   readonly survey: Effect.Effect<Survey, EngineError>
-  /** Counts of envelopes skipped so far by this engine's subscriptions. */
+  /**
+   * Counts of envelopes skipped so far by this engine's subscriptions, read from the effect
+   * Metric counter `effect_whalewatcher_skipped_events` (attributes `engine`, `api`, `reason`).
+   */
   readonly skippedEvents: Effect.Effect<SkippedEvents>
   /**
    * How many label keys and values this engine has decoded with U+FFFD in them so far (containerd
@@ -160,6 +164,17 @@ const isTooLarge = (error: CallError): boolean =>
   error._tag === "EngineRequestError" && error.code === "ResourceExhausted"
 
 /**
+ * How long `subscribe` waits for each marker before it publishes another: 1 ms, then twice as
+ * long each time, up to 160 ms. On containerd 1.6 the first marker is lost most of the time and a
+ * marker's round trip takes about 1 ms: starting at 1 ms makes a subscription live in ~3 ms
+ * instead of ~12 ms (bench/RESULTS.md, initial sync).
+ */
+const markerSchedule: Schedule.Schedule<Duration.Duration> = Schedule.min([
+  Schedule.exponential("1 millis", 2),
+  Schedule.spaced("160 millis")
+])
+
+/**
  * Builds the engine client from its services.
  *
  * @since 0.1.0
@@ -180,7 +195,10 @@ export const make = (
     const listConcurrency = options.listConcurrency ?? 8
     const syncMarker = options.syncMarker ?? true
     const markerNamespace = options.syncMarkerNamespace ?? LabelMapping.DefaultNamespace
-    const skipped: Record<Skipped, number> = { ignored: 0, "exec-exit": 0, unknown: 0, garbled: 0 }
+    const skipped = yield* SkipCounters.make<Skipped>(["ignored", "exec-exit", "unknown", "garbled"], {
+      engine: Type,
+      api: address
+    })
     let replacedTexts = 0
 
     const toContainer = (namespace: string, record: ContainerdContainer, task: Process): Effect.Effect<Container> => {
@@ -387,11 +405,11 @@ export const make = (
                 return
               }
               if (!filter.allows(envelope.namespace)) {
-                skipped.ignored++
+                skipped.skip("ignored")
                 return
               }
               const decoded = decodeEnvelope(envelope, mapping)
-              if (typeof decoded === "string") skipped[decoded]++
+              if (typeof decoded === "string") skipped.skip(decoded)
               else {
                 if (decoded._tag === "Updated") replacedTexts += replacedInLabels(decoded.labels)
                 Queue.offerUnsafe(queue, decoded)
@@ -421,17 +439,18 @@ export const make = (
             { namespace: markerNamespace }
           )
           // The first marker may be published before the server registered the subscription; one
-          // published after it always comes back. Publish again, waiting a little longer each time
-          // (1, 2, 4 ... 160 ms), until one does. On containerd 1.6 the first marker is lost most
-          // of the time and a marker's round trip takes about 1 ms: starting at 1 ms makes a
-          // subscription live in ~3 ms instead of ~12 ms (bench/RESULTS.md, initial sync).
-          let wait = 1
-          yield* Effect.suspend(() => {
-            const waitNow = wait
-            wait = Math.min(wait * 2, 160)
-            return publishMarker.pipe(Effect.andThen(Deferred.await(live).pipe(Effect.timeoutOption(waitNow))))
+          // published after it always comes back. Publish, wait as long as markerSchedule says,
+          // again until one does. One step at a time: a publication's failure (e.g. the socket is
+          // not containerd's) is what is reported, before a failure of the stream it ran beside.
+          const nextWait = yield* Schedule.toStep(markerSchedule)
+          yield* Effect.gen(function*() {
+            while (true) {
+              yield* publishMarker
+              // The schedule never ends: no Done to handle.
+              const [, wait] = yield* Effect.orDie(nextWait(0, undefined))
+              if (Option.isSome(yield* Deferred.await(live).pipe(Effect.timeoutOption(wait)))) return
+            }
           }).pipe(
-            Effect.repeat({ until: Option.isSome }),
             Effect.timeoutOrElse({
               duration: options.liveTimeout ?? "10 seconds",
               orElse: () =>
@@ -505,7 +524,7 @@ export const make = (
       lifecycleEvents: Stream.unwrap(subscribe),
       resolveStarted,
       client: connection.clients,
-      skippedEvents: Effect.sync(() => ({ ...skipped })),
+      skippedEvents: skipped.counts,
       replacedTexts: Effect.sync(() => replacedTexts)
     }
   })

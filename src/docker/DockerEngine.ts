@@ -27,6 +27,7 @@ import type { ContainerEvent, Started } from "../ContainerEvent.ts"
 import { EngineClient, type EngineClientShape, type EngineSubscription, type ProcessCheck } from "../EngineClient.ts"
 import { ContainerNotFound, type EngineError, EngineUnavailable, ProcesslessContainer } from "../EngineError.ts"
 import { findSocketOwner } from "../containerd/internal/socketOwner.ts"
+import * as SkipCounters from "../internal/skipCounters.ts"
 import {
   type CallError,
   DockerConnection,
@@ -79,7 +80,10 @@ export type SkippedEvents = Readonly<Record<Skipped, number>>
 export interface DockerEngineShape extends EngineClientShape {
   /** The connection (`client` is the same value). */
   readonly client: DockerConnectionShape
-  /** How many event lines were skipped so far, by reason. */
+  /**
+   * How many event lines were skipped so far, by reason, read from the effect Metric counter
+   * `effect_whalewatcher_skipped_events` (attributes `engine`, `api`, `reason`).
+   */
   readonly skippedEvents: Effect.Effect<SkippedEvents>
 }
 
@@ -133,7 +137,10 @@ export const make = (options: DockerEngineOptions = {}): Effect.Effect<DockerEng
     const address = connection.address
     const projectLabel = options.projectLabel ?? ComposeProjectLabel
     const listConcurrency = options.listConcurrency ?? 8
-    const skipped: Record<Skipped, number> = { ignored: 0, "exec-exit": 0, unknown: 0, garbled: 0 }
+    const skipped = yield* SkipCounters.make<Skipped>(["ignored", "exec-exit", "unknown", "garbled"], {
+      engine: Type,
+      api: address
+    })
 
     const toContainer = (record: ContainerInspect): Container => {
       const labels = record.Config?.Labels ?? {}
@@ -257,7 +264,7 @@ export const make = (options: DockerEngineOptions = {}): Effect.Effect<DockerEng
             Effect.suspend(() => {
               if (line.trim() === "") return Effect.void
               const decoded: Decoded = decodeEventLine(line, projectLabel)
-              if (typeof decoded === "string") skipped[decoded]++
+              if (typeof decoded === "string") skipped.skip(decoded)
               else if (decoded._tag === "Renamed") return Effect.asVoid(complete(decoded))
               else Queue.offerUnsafe(queue, decoded)
               return Effect.void
@@ -321,7 +328,7 @@ export const make = (options: DockerEngineOptions = {}): Effect.Effect<DockerEng
       // An inspect: it reads the process as it is now, so a start needs no separate check.
       resolveStartedIsCurrent: true,
       client: connection,
-      skippedEvents: Effect.sync(() => ({ ...skipped }))
+      skippedEvents: skipped.counts
     }
   })
 

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { Effect, SubscriptionRef } from "effect"
+ * import { Effect } from "effect"
  * import { Portfolio, Watcher } from "effect-whalewatcher"
  * import { FakeEngine } from "effect-whalewatcher/testing"
  *
@@ -20,7 +20,7 @@
  * const program = Effect.gen(function*() {
  *   const watcher = yield* Watcher.Watcher
  *   yield* watcher.ready
- *   return Portfolio.projectNames(yield* SubscriptionRef.get(watcher.portfolio)) // ["", "shop"]
+ *   return Portfolio.projectNames(yield* watcher.portfolio.get) // ["", "shop"]
  * }).pipe(Effect.provide(FakeEngine.watcherLayer(fake)))
  * ```
  * @since 0.1.0

@@ -4,7 +4,7 @@
  * and the Watcher converges through a daemon restart.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, type Duration, Effect, Layer, Stream, SubscriptionRef } from "effect"
+import { Context, type Duration, Effect, Layer, Stream } from "effect"
 import { DockerEngine } from "../../src/docker/index.ts"
 import { type ContainerEvent, EngineClient, Portfolio, Watcher } from "../../src/index.ts"
 import { DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
@@ -43,7 +43,7 @@ const converge = (sandbox: Sandbox, watcher: Watcher.WatcherShape, timeout: Dura
   Effect.gen(function*() {
     while (true) {
       const expected = sorted(yield* truth(sandbox))
-      if (expected === sorted(picture(yield* SubscriptionRef.get(watcher.portfolio)))) return expected
+      if (expected === sorted(picture(yield* watcher.portfolio.get))) return expected
       yield* Effect.sleep("100 millis")
     }
   }).pipe(Effect.timeoutOrElse({
@@ -51,7 +51,7 @@ const converge = (sandbox: Sandbox, watcher: Watcher.WatcherShape, timeout: Dura
     orElse: () =>
       Effect.gen(function*() {
         const expected = sorted(yield* truth(sandbox))
-        const actual = sorted(picture(yield* SubscriptionRef.get(watcher.portfolio)))
+        const actual = sorted(picture(yield* watcher.portfolio.get))
         return yield* Effect.die(new Error(`no convergence: truth ${expected} watcher ${actual}`))
       })
   }))

@@ -8,7 +8,7 @@ import { execFile } from "node:child_process"
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf"
 import { TaskExitSchema, TaskPausedSchema, TaskStartSchema } from "../../gen/containerd/events/task_pb.ts"
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, type Duration, Effect, Layer, SubscriptionRef } from "effect"
+import { Context, type Duration, Effect, Layer } from "effect"
 import { ContainerdConnection, ContainerdEngine } from "../../src/containerd/index.ts"
 import { EngineClient, Portfolio, Watcher } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
@@ -49,11 +49,11 @@ const until = (
   timeout: Duration.Input = "20 seconds"
 ) =>
   Effect.gen(function*() {
-    while (!check(yield* SubscriptionRef.get(watcher.portfolio))) yield* Effect.sleep("50 millis")
+    while (!check(yield* watcher.portfolio.get)) yield* Effect.sleep("50 millis")
   }).pipe(Effect.timeoutOrElse({
     duration: timeout,
     orElse: () =>
-      Effect.flatMap(SubscriptionRef.get(watcher.portfolio), (portfolio) =>
+      Effect.flatMap(watcher.portfolio.get, (portfolio) =>
         Effect.die(new Error(`${what}: not reached; watcher has ${JSON.stringify(Portfolio.containers(portfolio))}`)))
   }))
 
@@ -102,7 +102,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("hostile input o
         for (const container of listed) assert.strictEqual(Object.keys(container.labels).length, 380)
         const watcher = yield* watcherIn(sandbox.socketPath, { onlyNamespaces: [namespace] })
         yield* watcher.ready
-        assert.strictEqual(Portfolio.size(yield* SubscriptionRef.get(watcher.portfolio)), ids.length)
+        assert.strictEqual(Portfolio.size(yield* watcher.portfolio.get), ids.length)
       }).pipe(Effect.scoped), 120_000)
   })
 
@@ -137,7 +137,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("hostile input o
         const marker = uid("marker")
         yield* sandbox.run({ id: marker, namespace })
         yield* until(watcher, (p) => Portfolio.has(p, `${namespace}/${marker}`), "marker seen")
-        const portfolio = yield* SubscriptionRef.get(watcher.portfolio)
+        const portfolio = yield* watcher.portfolio.get
         const container = Portfolio.get(portfolio, `${namespace}/${live}`)
         assert.deepStrictEqual([container?.pid, container?.paused], [pid, false])
         assert.isFalse(Portfolio.has(portfolio, `${namespace}/${dead}`))

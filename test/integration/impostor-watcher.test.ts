@@ -3,14 +3,14 @@
  * not grow its open file descriptors while it does (each failed attempt's connection is closed).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Schedule, Stream, SubscriptionRef } from "effect"
+import { Effect, Layer, Schedule, Stream } from "effect"
 import { ContainerdEngine } from "../../src/containerd/index.ts"
 import { Watcher } from "../../src/index.ts"
 import { type Impostor, impostor, openFileDescriptors } from "./impostors.ts"
 
 /** Waits until the Watcher is retrying with attempt number `attempt` or higher; returns its error. */
 const untilAttempt = (watcher: Watcher.WatcherShape, attempt: number) =>
-  SubscriptionRef.changes(watcher.status).pipe(
+  watcher.status.changes.pipe(
     Stream.filter((status): status is Watcher.Retrying => status._tag === "Retrying" && status.attempt >= attempt),
     Stream.runHead,
     Effect.map((status) => status._tag === "Some" ? status.value.error : undefined)

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs/promises"
 import { assert, layer } from "@effect/vitest"
-import { Context, Effect, Layer, SubscriptionRef, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import { ContainerdEngine } from "../../src/containerd/index.ts"
 import { Portfolio, Watcher } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
@@ -48,7 +48,7 @@ const watcherIn = (address: string) =>
 
 /** Waits until the portfolio holds these containers with these PIDs and pause states. */
 const holds = (watcher: Watcher.WatcherShape, expected: ReadonlyArray<readonly [string, number, boolean]>) =>
-  SubscriptionRef.changes(watcher.portfolio).pipe(
+  watcher.portfolio.changes.pipe(
     Stream.filter((portfolio) =>
       expected.every(([id, pid, paused]) => {
         const container = Portfolio.get(portfolio, id)
@@ -59,7 +59,7 @@ const holds = (watcher: Watcher.WatcherShape, expected: ReadonlyArray<readonly [
     Effect.timeoutOrElse({
       duration: "30 seconds",
       orElse: () =>
-        Effect.flatMap(SubscriptionRef.get(watcher.portfolio), (portfolio) =>
+        Effect.flatMap(watcher.portfolio.get, (portfolio) =>
           Effect.die(new Error(`never converged: ${JSON.stringify(Portfolio.containers(portfolio).map((c) => [c.id, c.pid, c.paused]))}`)))
     })
   )

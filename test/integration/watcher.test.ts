@@ -4,7 +4,7 @@
  * exactly the difference, a slow subscriber delays nobody, and its scope closes everything.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, type Duration, Effect, Fiber, Layer, Option, Queue, Schedule, Stream, SubscriptionRef } from "effect"
+import { Context, type Duration, Effect, Fiber, Layer, Option, Queue, Schedule, Stream } from "effect"
 import { ContainerdEngine, NamespaceFilter } from "../../src/containerd/index.ts"
 import { Portfolio, Watcher } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
@@ -39,7 +39,7 @@ const converge = (sandbox: Sandbox, watcher: Watcher.WatcherShape, timeout: Dura
   Effect.gen(function*() {
     while (true) {
       const expected = sorted(yield* truth(sandbox))
-      const actual = sorted(picture(yield* SubscriptionRef.get(watcher.portfolio)))
+      const actual = sorted(picture(yield* watcher.portfolio.get))
       if (JSON.stringify(expected) === JSON.stringify(actual)) return expected
       yield* Effect.sleep("50 millis")
     }
@@ -48,7 +48,7 @@ const converge = (sandbox: Sandbox, watcher: Watcher.WatcherShape, timeout: Dura
     orElse: () =>
       Effect.gen(function*() {
         const expected = sorted(yield* truth(sandbox))
-        const actual = sorted(picture(yield* SubscriptionRef.get(watcher.portfolio)))
+        const actual = sorted(picture(yield* watcher.portfolio.get))
         return yield* Effect.die(new Error(`no convergence: truth ${JSON.stringify(expected)} watcher ${JSON.stringify(actual)}`))
       })
   }))
@@ -94,7 +94,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
         yield* sandbox.pause("execs", id)
         const seen = yield* Queue.take(events).pipe(Effect.timeout("10 seconds"))
         assert.deepStrictEqual([seen._tag, seen.container.id], ["Paused", `execs/${id}`])
-        assert.isTrue(Option.isSome(Option.fromNullishOr(Portfolio.get(yield* SubscriptionRef.get(watcher.portfolio), `execs/${id}`))))
+        assert.isTrue(Option.isSome(Option.fromNullishOr(Portfolio.get(yield* watcher.portfolio.get, `execs/${id}`))))
         yield* sandbox.resume("execs", id)
       }).pipe(Effect.scoped))
   })
@@ -129,12 +129,12 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
         yield* sandbox.stop
         yield* Fiber.join(churn).pipe(Effect.ignore)
         // Make-before-break: once the watcher knows it is disconnected, its last picture stays.
-        yield* SubscriptionRef.changes(watcher.status).pipe(
+        yield* watcher.status.changes.pipe(
           Stream.filter((status) => status._tag === "Retrying"),
           Stream.runHead,
           Effect.timeout("10 seconds")
         )
-        const before = picture(yield* SubscriptionRef.get(watcher.portfolio))
+        const before = picture(yield* watcher.portfolio.get)
         announced.length = 0
         // while containerd is down: a container's process dies
         const downPid = before.get(`${ns}/${killedWhileDown}`)
@@ -149,7 +149,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
         yield* sandbox.pause(ns, pausedAfter)
         yield* converge(sandbox, watcher)
         const convergedAfter = Date.now() - restarted
-        assert.strictEqual((yield* SubscriptionRef.get(watcher.status))._tag, "Live")
+        assert.strictEqual((yield* watcher.status.get)._tag, "Live")
 
         // exactly the difference between the picture while disconnected and the truth now
         const after = yield* truth(sandbox)
@@ -179,7 +179,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
         const watcher = yield* watcherIn(sandbox.socketPath)
         yield* watcher.ready
         yield* sandbox.stop
-        yield* SubscriptionRef.changes(watcher.status).pipe(
+        yield* watcher.status.changes.pipe(
           Stream.filter((status) => status._tag === "Retrying"),
           Stream.runHead,
           Effect.timeout("10 seconds")
@@ -190,7 +190,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
         yield* sandbox.run({ id, namespace: "back" })
         yield* converge(sandbox, watcher)
         yield* Effect.logInfo(`default schedule: converged ${Date.now() - restarted} ms after containerd's restart`)
-        assert.strictEqual((yield* SubscriptionRef.get(watcher.status))._tag, "Live")
+        assert.strictEqual((yield* watcher.status.get)._tag, "Live")
       }).pipe(Effect.scoped))
   })
 

@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf"
 import { Code } from "@connectrpc/connect"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Metric, Stream } from "effect"
 import { TaskExitSchema, TaskStartSchema } from "../../gen/containerd/events/task_pb.ts"
 import { Status } from "../../gen/containerd/types/task_pb.ts"
 import {
@@ -408,6 +408,34 @@ describe("ContainerdEngine.subscribe", () => {
     }).pipe(Effect.provide(engineLayer(fake)))
   })
 
+  it.live("skips are counted in effect Metric counters; each engine reads the counts since it was made", () => {
+    const fake = FakeContainerd.make()
+    fake.addContainer({ namespace: "default", id: "web" })
+    fake.startTask({ namespace: "default", id: "web", pid: 5 })
+    const registry: Metric.MetricRegistry = new Map()
+    const skipOneExecExit = Effect.gen(function*() {
+      yield* collect(1, () => {
+        fake.execExit({ namespace: "default", id: "web", execId: "x", pid: 6, exitStatus: 0 })
+        fake.pauseTask({ namespace: "default", id: "web" })
+      })
+      return yield* (yield* ContainerdEngineService).skippedEvents
+    }).pipe(Effect.provide(engineLayer(fake)), Effect.provideService(Metric.MetricRegistry, registry))
+    const series = () =>
+      Metric.snapshotUnsafe(Context.make(Metric.MetricRegistry, registry))
+        .filter((metric) => metric.id === "effect_whalewatcher_skipped_events")
+        .map((metric): Record<string, string | number> => ({ ...metric.attributes, count: (metric.state as Metric.CounterState<number>).count }))
+    return Effect.gen(function*() {
+      assert.deepStrictEqual((yield* skipOneExecExit)["exec-exit"], 1)
+      // a second engine on the same address: its own count, the metric's total
+      assert.deepStrictEqual(yield* skipOneExecExit, { ignored: 0, "exec-exit": 1, unknown: 0, garbled: 0 })
+      assert.deepStrictEqual(
+        series().find((metric) => metric.reason === "exec-exit"),
+        { engine: ContainerdEngine.Type, api: "fake://containerd", reason: "exec-exit", count: 2 }
+      )
+      assert.deepStrictEqual(series().map((metric) => metric.reason).sort(), ["exec-exit", "garbled", "ignored", "unknown"])
+    })
+  })
+
   it.live("an exit with an empty process id is the init process's", () => {
     const fake = FakeContainerd.make()
     return Effect.gen(function*() {
@@ -460,7 +488,8 @@ describe("ContainerdEngine.subscribe", () => {
     return Effect.gen(function*() {
       const events = yield* collect(1, () => fake.startTask({ namespace: "default", id: "web", pid: 1 }))
       assert.deepStrictEqual(events.map(summary), ["started web pid 1"])
-      assert.isAtLeast(fake.callCount("Events.Publish"), 1)
+      // the markers published while the server held the subscription back were lost: it published again
+      assert.isAtLeast(fake.callCount("Events.Publish"), 2)
     }).pipe(Effect.provide(engineLayer(fake)))
   })
 

@@ -49,8 +49,8 @@ const CrashReporterLive: Layer.Layer<CrashReporter, never, Watcher.Watcher> = La
     return {
       crashes,
       running: (project) =>
-        Effect.map(SubscriptionRef.get(watcher.portfolio), (p) => Portfolio.projectContainers(p, project).length),
-      healthy: Effect.map(SubscriptionRef.get(watcher.status), (status) => status._tag === "Live")
+        Effect.map(watcher.portfolio.get, (p) => Portfolio.projectContainers(p, project).length),
+      healthy: Effect.map(watcher.status.get, (status) => status._tag === "Live")
     }
   })
 )
@@ -63,9 +63,9 @@ const CrashReporterLive: Layer.Layer<CrashReporter, never, Watcher.Watcher> = La
 const testLayer = (fake: FakeEngine.FakeEngine) =>
   CrashReporterLive.pipe(Layer.provideMerge(FakeEngine.watcherLayer(fake)))
 
-/** Waits until a SubscriptionRef's value satisfies a predicate. */
-const waitFor = <A>(ref: SubscriptionRef.SubscriptionRef<A>, predicate: (a: A) => boolean) =>
-  SubscriptionRef.changes(ref).pipe(Stream.filter(predicate), Stream.runHead, Effect.map(Option.getOrThrow))
+/** Waits until a value, given as the stream of its versions, satisfies a predicate. */
+const waitFor = <A>(versions: Stream.Stream<A>, predicate: (a: A) => boolean) =>
+  versions.pipe(Stream.filter(predicate), Stream.runHead, Effect.map(Option.getOrThrow))
 
 describe("testing an app with FakeEngine", () => {
   it.effect("reports containers that crash, not those that exit cleanly", () => {
@@ -85,7 +85,7 @@ describe("testing an app with FakeEngine", () => {
       fake.exit("cron", { exitStatus: 0 })
       fake.exit("worker", { exitStatus: 137 })
 
-      const crashes = yield* waitFor(reporter.crashes, (names) => names.length > 0)
+      const crashes = yield* waitFor(SubscriptionRef.changes(reporter.crashes), (names) => names.length > 0)
       assert.deepStrictEqual(crashes, ["shop-worker"])
       assert.strictEqual(yield* reporter.running("shop"), 1)
     }).pipe(Effect.provide(testLayer(fake)))
@@ -102,14 +102,14 @@ describe("testing an app with FakeEngine", () => {
       // the connection breaks, and the next attempt fails too
       fake.failNext("subscribe")
       fake.disconnect()
-      yield* waitFor(watcher.status, (status) => status._tag === "Retrying")
+      yield* waitFor(watcher.status.changes, (status) => status._tag === "Retrying")
       assert.isFalse(yield* reporter.healthy)
 
       // changes made meanwhile are caught up after the reconnect; it.effect runs on a TestClock,
       // so move it on past the backoff delays
       fake.add({ id: "late", labels: { "com.docker.compose.project": "shop" } })
       yield* TestClock.adjust("1 minute")
-      yield* waitFor(watcher.status, (status) => status._tag === "Live")
+      yield* waitFor(watcher.status.changes, (status) => status._tag === "Live")
       assert.isTrue(yield* reporter.healthy)
       assert.strictEqual(yield* reporter.running("shop"), 1)
     }).pipe(Effect.provide(testLayer(fake)))

@@ -191,6 +191,33 @@ describe("Portfolio", () => {
       assert.strictEqual(Portfolio.get(restarted.portfolio, "a")?.pid, 8)
     })
 
+    it("applies a batch with its look-ups and process checks, and stops at a look-up it lacks", () => {
+      const b = started("b", 9)
+      const confirmedAlive = new Map([["a", { _tag: "Alive" as const, pid: 7, paused: true }]])
+      // an exit of an instance the engine still reports alive under its PID is not an exit
+      const checked = Portfolio.applyEvents(portfolio, [exited("a", 7), b], {
+        started: new Map([[b, container("b", { pid: 9 })]]),
+        checks: confirmedAlive
+      })
+      assert.deepStrictEqual(tags(checked.changes), ["Paused a", "Started b"])
+      assert.isUndefined(checked.stoppedAt)
+      // without a check, events apply as they are; a start whose look-up says nothing adds nothing
+      const plain = Portfolio.applyEvents(portfolio, [paused("a"), b], { started: new Map([[b, undefined]]) })
+      assert.deepStrictEqual(tags(plain.changes), ["Paused a"])
+      // a restart under the same PID: its start needs a look-up only once the exit has applied
+      const again = started("a", 7)
+      const batch = [exited("a", 7), again, paused("a")]
+      const stopped = Portfolio.applyEvents(portfolio, batch, { started: new Map() })
+      assert.strictEqual(stopped.stoppedAt, 1)
+      assert.deepStrictEqual(tags(stopped.changes), ["Exited a"])
+      const resumed = Portfolio.applyEvents(stopped.portfolio, batch, {
+        started: new Map([[again, container("a", { pid: 7, name: "renamed" })]])
+      }, 1)
+      assert.deepStrictEqual(tags(resumed.changes), ["Started a", "Paused a"])
+      assert.strictEqual(Portfolio.get(resumed.portfolio, "a")?.name, "renamed")
+      assert.strictEqual(resumed.changes[0]!.timestamp, at)
+    })
+
     it("skips buffered events about older instances of a listed container", () => {
       // While listing: a (pid 6) was paused, exited, and started again as pid 7, the listed one.
       const buffered = [paused("a"), exited("a", 6), started("a", 7), paused("a"), paused("b")]

@@ -3,7 +3,7 @@
  * naming the socket; an info line once it is live again; an error when it gives up.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Schedule, Stream, SubscriptionRef } from "effect"
+import { Effect, Layer, Logger, Schedule, Stream } from "effect"
 import { EngineError, Watcher } from "../../src/index.ts"
 import { FakeEngine } from "../../src/testing/index.ts"
 
@@ -24,7 +24,7 @@ const capture = () => {
 
 /** Waits until the Watcher has left `Live` and is live again. */
 const untilLiveAgain = (watcher: Watcher.WatcherShape) =>
-  SubscriptionRef.changes(watcher.status).pipe(
+  watcher.status.changes.pipe(
     Stream.dropWhile((status) => status._tag === "Live"),
     Stream.filter((status) => status._tag === "Live"),
     Stream.runHead

@@ -11,9 +11,9 @@
  * Runs: PROPERTY_RUNS, else 10,000 when CI=true, else 1,000; PROPERTY_SEED and PROPERTY_PATH replay a failure.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Exit, Fiber, Layer, Option, Schedule, Stream, SubscriptionRef } from "effect"
+import { DateTime, Effect, Exit, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import * as fc from "fast-check"
-import { Container, Portfolio, Watcher } from "../../src/index.ts"
+import { Container, type ContainerEvent, Portfolio, Watcher } from "../../src/index.ts"
 import { FakeEngine } from "../../src/testing/index.ts"
 
 const runs = Number(process.env["PROPERTY_RUNS"] ?? (process.env["CI"] === "true" ? 10_000 : 1_000))
@@ -234,13 +234,13 @@ const runScenario = (input: Scenario) => {
     fake.clearListHooks()
     for (const tick of ["1", "end"]) {
       fake.relabel(sentinel, { tick })
-      yield* SubscriptionRef.changes(watcher.portfolio).pipe(
+      yield* watcher.portfolio.changes.pipe(
         Stream.filter((p) => Portfolio.get(p, sentinel)?.labels["tick"] === tick),
         Stream.runHead
       )
     }
     const events = yield* Fiber.join(collector)
-    const final = yield* SubscriptionRef.get(watcher.portfolio)
+    const final = yield* watcher.portfolio.get
 
     const truth = fake.portfolio()
     if (!Portfolio.equals(final, truth)) {
@@ -317,15 +317,16 @@ describe("Watcher (model-based)", () => {
         const list = snapshots[j % snapshots.length]!
         const subscribedAt = list.at === 0 ? 0 : i % (list.at + 1)
         const buffered = Portfolio.skipReflected(list.portfolio, fake.history.slice(subscribedAt))
-        let portfolio = list.portfolio
+        // the engine's look-ups, as the watcher would make them (now: at the end), for every start
+        const started = new Map<ContainerEvent.Started, Container.Container | undefined>()
         for (const event of buffered) {
-          if (event._tag !== "Started") portfolio = Portfolio.applyEvent(portfolio, event).portfolio
-          else if (!Portfolio.isKnownInstance(portfolio, event.id, event.pid)) {
-            // the engine's look-up, as the watcher would make it (now: at the end)
-            const resolved = Effect.runSync(Effect.option(fake.engine.resolveStarted(event)))
-            if (Option.isSome(resolved)) portfolio = Portfolio.applyStarted(portfolio, resolved.value).portfolio
+          if (event._tag === "Started") {
+            started.set(event, Option.getOrUndefined(Effect.runSync(Effect.option(fake.engine.resolveStarted(event)))))
           }
         }
+        const applied = Portfolio.applyEvents(list.portfolio, buffered, { started })
+        assert.isUndefined(applied.stoppedAt)
+        const portfolio = applied.portfolio
         const truth = fake.portfolio()
         if (!Portfolio.equals(portfolio, truth)) {
           const show = (p: Portfolio.Portfolio) => JSON.stringify(Portfolio.containers(p))

@@ -28,20 +28,23 @@ const take = (events: Stream.Stream<Watcher.WatcherEvent, Watcher.EventsLagged>,
   events.pipe(Stream.take(n), Stream.runCollect)
 
 const untilStatus = <Tag extends Watcher.Status["_tag"]>(watcher: Watcher.WatcherShape, tag: Tag) =>
-  SubscriptionRef.changes(watcher.status).pipe(
+  watcher.status.changes.pipe(
     Stream.filter((status): status is Extract<Watcher.Status, { _tag: Tag }> => status._tag === tag),
     Stream.runHead,
     Effect.map(Option.getOrThrow)
   )
 
 /** Lets the watcher's fibers run until `condition` holds (no clock involved). */
-const until = (condition: () => boolean) =>
+const until = (condition: () => boolean) => untilEffect(Effect.sync(condition), condition.toString())
+
+/** {@link until}, for a condition read by an effect (e.g. from a watcher's view). */
+const untilEffect = (condition: Effect.Effect<boolean>, description: string) =>
   Effect.gen(function*() {
-    for (let i = 0; i < 10_000 && !condition(); i++) yield* Effect.yieldNow
-    assert.isTrue(condition(), `condition not reached: ${condition.toString()}`)
+    for (let i = 0; i < 10_000 && !(yield* condition); i++) yield* Effect.yieldNow
+    assert.isTrue(yield* condition, `condition not reached: ${description}`)
   })
 
-const current = (watcher: Watcher.WatcherShape) => SubscriptionRef.get(watcher.portfolio)
+const current = (watcher: Watcher.WatcherShape) => watcher.portfolio.get
 
 /**
  * Waits for the watcher to be retrying, then moves the TestClock on until its next attempt
@@ -50,14 +53,14 @@ const current = (watcher: Watcher.WatcherShape) => SubscriptionRef.get(watcher.p
 const retryNow = (watcher: Watcher.WatcherShape) =>
   Effect.gen(function*() {
     const { delay } = yield* untilStatus(watcher, "Retrying")
-    const retrying = () => SubscriptionRef.getUnsafe(watcher.status)._tag === "Retrying"
-    for (let i = 0; i < 100 && retrying(); i++) {
+    const retrying = Effect.map(watcher.status.get, (status) => status._tag === "Retrying")
+    for (let i = 0; i < 100 && (yield* retrying); i++) {
       for (let turn = 0; turn < 20; turn++) yield* Effect.yieldNow
       // no further than the retry's delay, so as not to wake other sleepers (e.g. delayed calls)
       yield* TestClock.adjust(delay)
-      for (let turn = 0; turn < 20 && retrying(); turn++) yield* Effect.yieldNow
+      for (let turn = 0; turn < 20 && (yield* retrying); turn++) yield* Effect.yieldNow
     }
-    assert.isFalse(retrying(), "the watcher did not retry")
+    assert.isFalse(yield* retrying, "the watcher did not retry")
   })
 
 const assertMatchesEngine = (watcher: Watcher.WatcherShape, fake: FakeEngine.FakeEngine) =>
@@ -80,7 +83,7 @@ describe("Watcher", () => {
         const watcher = yield* Watcher.Watcher
         // subscribed before the sync: the initial list must not be announced as starts
         const { events } = yield* watcher.subscribe
-        assert.strictEqual((yield* SubscriptionRef.get(watcher.status))._tag, "Syncing")
+        assert.strictEqual((yield* watcher.status.get)._tag, "Syncing")
         yield* TestClock.adjust("1 second")
         yield* watcher.ready
         yield* untilStatus(watcher, "Live")
@@ -93,6 +96,34 @@ describe("Watcher", () => {
         assert.strictEqual(fake.calls.list, 1)
         assert.strictEqual(fake.calls.subscribe, 1)
       }).pipe(Effect.scoped, provideWatcher(fake))
+    })
+
+    it.effect("offers the portfolio and the status as read-only views", () => {
+      const fake = FakeEngine.make()
+      fake.add({ id: "web" })
+      return Effect.gen(function*() {
+        const watcher = yield* Watcher.Watcher
+        yield* watcher.ready
+        // nothing to set: not the Watcher's own SubscriptionRefs
+        assert.isFalse(SubscriptionRef.isSubscriptionRef(watcher.portfolio))
+        assert.isFalse(SubscriptionRef.isSubscriptionRef(watcher.status))
+        const [first] = yield* watcher.portfolio.changes.pipe(Stream.take(1), Stream.runCollect)
+        assert.strictEqual(first, yield* watcher.portfolio.get)
+        assert.deepStrictEqual(Portfolio.containers(first!).map((c) => c.id), ["web"])
+        // the current version first, then the next one
+        const running = yield* Deferred.make<void>()
+        const next = yield* watcher.portfolio.changes.pipe(
+          Stream.tap(() => Deferred.succeed(running, undefined)),
+          Stream.take(2),
+          Stream.runCollect,
+          Effect.forkChild
+        )
+        yield* Deferred.await(running)
+        fake.exit("web")
+        const versions = yield* Fiber.join(next)
+        assert.deepStrictEqual(versions.map(Portfolio.size), [1, 0])
+        assert.strictEqual((yield* watcher.status.get)._tag, "Live")
+      }).pipe(provideWatcher(fake))
     })
 
     it.effect("subscribes before it lists, so that nothing is lost in between", () => {
@@ -324,7 +355,7 @@ describe("Watcher", () => {
           assert.deepStrictEqual(Portfolio.containers(yield* current(watcher)).map((c) => c.id), ["marker"])
           // no reconnect for that
           assert.strictEqual(fake.calls.subscribe, 1)
-          assert.strictEqual((yield* SubscriptionRef.get(watcher.status))._tag, "Live")
+          assert.strictEqual((yield* watcher.status.get)._tag, "Live")
         }))
     })
 
@@ -437,10 +468,10 @@ describe("Watcher", () => {
         const watcher = yield* Watcher.Watcher
         const recover = Effect.gen(function*() {
           for (let i = 0; i < 3; i++) {
-            yield* until(() => SubscriptionRef.getUnsafe(watcher.status)._tag !== "Syncing")
+            yield* untilEffect(Effect.map(watcher.status.get, (status) => status._tag !== "Syncing"), "not syncing")
             yield* TestClock.adjust("1 second")
           }
-          const status = yield* SubscriptionRef.get(watcher.status)
+          const status = yield* watcher.status.get
           assert.strictEqual(status._tag, "Live", JSON.stringify(status))
         })
         // two failed attempts in a row use up the schedule...
@@ -470,7 +501,7 @@ describe("Watcher", () => {
         const watcher = yield* Watcher.Watcher
         const error = yield* Effect.flip(watcher.ready)
         assert.strictEqual(error, denied)
-        const status = yield* SubscriptionRef.get(watcher.status)
+        const status = yield* watcher.status.get
         assert.strictEqual(status._tag, "Stopped")
         assert.deepStrictEqual(yield* Stream.runCollect(watcher.events), [])
         assert.strictEqual(fake.calls.subscribe, 1)
@@ -573,7 +604,7 @@ describe("Watcher", () => {
         const watcher = yield* Watcher.Watcher
         yield* watcher.ready
         fake.add({ id: "before" })
-        yield* until(() => Portfolio.has(SubscriptionRef.getUnsafe(watcher.portfolio), "before"))
+        yield* untilEffect(Effect.map(watcher.portfolio.get, (portfolio) => Portfolio.has(portfolio, "before")), "has before")
         const first = yield* take(watcher.events, 1).pipe(Effect.forkScoped)
         const second = yield* take(watcher.events, 1).pipe(Effect.forkScoped)
         // let both streams start (and subscribe)

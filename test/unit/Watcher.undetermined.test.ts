@@ -3,7 +3,7 @@
  * the Watcher keeps their last known state across a resync and checks again until they are known.
  */
 import { assert, it } from "@effect/vitest"
-import { Context, Effect, Layer, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import { EngineClient, Portfolio, Watcher } from "../../src/index.ts"
 import { FakeEngine } from "../../src/testing/index.ts"
 
@@ -45,7 +45,7 @@ it.live("an undetermined container keeps its last known state across a resync; n
     fake.disconnect()
     // resynced with web undetermined, then re-checked at least once more
     yield* until(() => fake.calls.list >= lists + 2)
-    assert.deepStrictEqual(Portfolio.get(yield* SubscriptionRef.get(watcher.portfolio), "web"), web)
+    assert.deepStrictEqual(Portfolio.get(yield* watcher.portfolio.get, "web"), web)
     undetermined.delete("web")
     fake.resume("web")
     // known again: the re-check's resync announces only the difference
