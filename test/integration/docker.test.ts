@@ -139,11 +139,11 @@ const suite = <S extends Sandbox>(
           })
           assert.strictEqual(ids.length, 2)
           yield* Effect.gen(function*() {
-            while (Portfolio.projectContainers(yield* SubscriptionRef.get(watcher.portfolio), name).length < 2) {
+            while (Portfolio.projectContainers(yield* watcher.portfolio.get, name).length < 2) {
               yield* Effect.sleep("50 millis")
             }
           }).pipe(Effect.timeout("30 seconds"))
-          const members = Portfolio.projectContainers(yield* SubscriptionRef.get(watcher.portfolio), name)
+          const members = Portfolio.projectContainers(yield* watcher.portfolio.get, name)
           assert.deepStrictEqual(members.map((container) => container.id).sort(), [...ids].sort())
           for (const container of members) {
             const expected = (yield* sandbox.inspect(container.id)) as Inspected
@@ -154,7 +154,7 @@ const suite = <S extends Sandbox>(
           assert.deepStrictEqual(members.map((container) => container.labels["tier"]).sort(), ["back", "front"])
           yield* sandbox.composeDown(name)
           yield* Effect.gen(function*() {
-            while (Portfolio.projectContainers(yield* SubscriptionRef.get(watcher.portfolio), name).length > 0) {
+            while (Portfolio.projectContainers(yield* watcher.portfolio.get, name).length > 0) {
               yield* Effect.sleep("50 millis")
             }
           }).pipe(Effect.timeout("30 seconds"))
