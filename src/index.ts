@@ -11,6 +11,8 @@ export * as ContainerEvent from "./ContainerEvent.ts"
 export * as EngineClient from "./EngineClient.ts"
 /** The typed errors of engine clients. */
 export * as EngineError from "./EngineError.ts"
+/** One picture of every container on a host, over several engines at once. */
+export * as Host from "./Host.ts"
 /** Running a program as a process's main program, on Node, Deno and Bun. */
 export * as Main from "./Main.ts"
 /** The immutable portfolio of alive containers, and its change rules. */

@@ -158,7 +158,7 @@ const recognise = (process: ProcessEntry): { readonly family: "containerd" | "do
  * @since 0.1.0
  * @category constructors
  */
-export const probeSocket: Probe = (family, socketPath) =>
+export const probeSocket: Probe = (family, socketPath): Effect.Effect<ProbeResult> =>
   family === "containerd"
     ? Effect.gen(function*() {
       const engine = yield* ContainerdEngine.make()
