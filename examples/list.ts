@@ -8,8 +8,8 @@
  */
 import { Console, Effect } from "effect"
 import { EngineClient } from "../src/index.ts"
-import { byId, listJson } from "../src/cli/format.ts"
-import { terminalSafe } from "../src/cli/sanitize.ts"
+import { byId, listJson } from "../src/cli/TextOutput.ts"
+import { terminalSafe } from "../src/cli/Sanitize.ts"
 import { engineLayer, exampleFlags, runExample, table } from "./support.ts"
 
 const flags = exampleFlags()

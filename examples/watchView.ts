@@ -4,7 +4,7 @@
  */
 import { Console, DateTime, Effect, Stream, SubscriptionRef } from "effect"
 import { ContainerEvent, Portfolio, Watcher } from "../src/index.ts"
-import { changeFacts, eventLine, groupedTable, plainStyle } from "../src/cli/format.ts"
+import { changeFacts, eventLine, groupedTable, plainStyle } from "../src/cli/TextOutput.ts"
 
 /** The JSON line of one announced change. */
 export const changeJson = (event: Watcher.WatcherEvent): string => {

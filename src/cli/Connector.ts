@@ -14,8 +14,8 @@ import * as NamespaceFilter from "../containerd/NamespaceFilter.ts"
 import * as DockerConnection from "../docker/DockerConnection.ts"
 import * as DockerEngine from "../docker/DockerEngine.ts"
 import type { EngineClient } from "../EngineClient.ts"
-import { engineFacts, type EngineKind } from "./engineKind.ts"
-import { type AddressSource, UsageError } from "./errors.ts"
+import { engineFacts, type EngineKind } from "./EngineKind.ts"
+import { type AddressSource, UsageError } from "./FailureReport.ts"
 
 /**
  * Which namespaces to look at:

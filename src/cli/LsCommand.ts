@@ -8,9 +8,9 @@ import { Command, Flag } from "effect/cli"
 import type { Container } from "../Container.ts"
 import { EngineClient } from "../EngineClient.ts"
 import type { Connector } from "./Connector.ts"
-import { type CommandFailed, UsageError } from "./errors.ts"
-import { groupedTable, listJson } from "./format.ts"
-import { outputStyle, withEngine } from "./rootCommand.ts"
+import { type CommandFailed, UsageError } from "./FailureReport.ts"
+import { groupedTable, listJson } from "./TextOutput.ts"
+import { outputStyle, withEngine } from "./RootCommand.ts"
 
 /**
  * One `--label` filter: the label must exist and, when `value` is given, have that value.

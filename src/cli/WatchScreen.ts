@@ -10,10 +10,10 @@ import { NoProject } from "../Container.ts"
 import type { ContainerEvent } from "../ContainerEvent.ts"
 import * as Portfolio from "../Portfolio.ts"
 import type * as Watcher from "../Watcher.ts"
-import { engineFacts, type EngineKind } from "./engineKind.ts"
-import { engineProblem } from "./errors.ts"
-import { changeFacts, eventLine, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./format.ts"
-import { terminalSafe } from "./sanitize.ts"
+import { engineFacts, type EngineKind } from "./EngineKind.ts"
+import { engineProblem } from "./FailureReport.ts"
+import { changeFacts, eventLine, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./TextOutput.ts"
+import { terminalSafe } from "./Sanitize.ts"
 
 /**
  * How long a changed container stays highlighted.

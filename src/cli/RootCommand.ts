@@ -10,9 +10,9 @@ import { DefaultIgnoredNamespaces } from "../containerd/NamespaceFilter.ts"
 import type { EngineClient } from "../EngineClient.ts"
 import { type EngineError, isEngineError } from "../EngineError.ts"
 import { Connector, type EngineSelection, type GlobalFlags, selectEngine } from "./Connector.ts"
-import { engineFacts, engineKinds } from "./engineKind.ts"
-import { CommandFailed, describeEngineError, type UsageError } from "./errors.ts"
-import { ansiStyle, plainStyle, type Style } from "./format.ts"
+import { engineFacts, engineKinds } from "./EngineKind.ts"
+import { CommandFailed, describeEngineError, type UsageError } from "./FailureReport.ts"
+import { ansiStyle, plainStyle, type Style } from "./TextOutput.ts"
 
 /**
  * The root command: global flags only; the work is done by its subcommands.

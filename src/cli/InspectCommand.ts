@@ -9,9 +9,9 @@ import { EngineClient } from "../EngineClient.ts"
 import type { Container } from "../Container.ts"
 import { ContainerNotFound } from "../EngineError.ts"
 import { Connector, type EngineSelection } from "./Connector.ts"
-import { CommandFailed, ExitCode, type UsageError } from "./errors.ts"
-import { inspectJson, inspectLines } from "./format.ts"
-import { outputStyle, withEngine } from "./rootCommand.ts"
+import { CommandFailed, ExitCode, type UsageError } from "./FailureReport.ts"
+import { inspectJson, inspectLines } from "./TextOutput.ts"
+import { outputStyle, withEngine } from "./RootCommand.ts"
 
 /** How to include a namespace that the selection leaves out. */
 const howToInclude = (selected: EngineSelection, namespace: string): string => {

@@ -8,8 +8,8 @@ import * as fs from "node:fs"
 import { Cause } from "effect"
 import { CliError } from "effect/cli"
 import { type EngineError, type EngineUnavailable, isEngineError } from "../EngineError.ts"
-import { engineFacts, type EngineKind } from "./engineKind.ts"
-import { terminalSafe } from "./sanitize.ts"
+import { engineFacts, type EngineKind } from "./EngineKind.ts"
+import { terminalSafe } from "./Sanitize.ts"
 import { type TaggedErrorClass, taggedError } from "../internal/taggedError.ts"
 
 /**

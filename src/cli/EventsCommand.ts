@@ -12,11 +12,11 @@ import type { Container } from "../Container.ts"
 import { type ContainerEvent, isoTimestamp, typeName } from "../ContainerEvent.ts"
 import { EngineClient } from "../EngineClient.ts"
 import type { Connector } from "./Connector.ts"
-import { engineFacts } from "./engineKind.ts"
-import type { CommandFailed, UsageError } from "./errors.ts"
-import { type EventFacts, eventLine } from "./format.ts"
-import { outputStyle, withEngine } from "./rootCommand.ts"
-import { terminalSafe } from "./sanitize.ts"
+import { engineFacts } from "./EngineKind.ts"
+import type { CommandFailed, UsageError } from "./FailureReport.ts"
+import { type EventFacts, eventLine } from "./TextOutput.ts"
+import { outputStyle, withEngine } from "./RootCommand.ts"
+import { terminalSafe } from "./Sanitize.ts"
 
 /**
  * An event in `events --json`: the fields and order of `examples/events.ts` (`name` and `project`

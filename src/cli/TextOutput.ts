@@ -8,7 +8,7 @@ import { CliOutput } from "effect/cli"
 import { type Container, NoProject } from "../Container.ts"
 import { typeName } from "../ContainerEvent.ts"
 import type { WatcherEvent } from "../Watcher.ts"
-import { terminalSafe } from "./sanitize.ts"
+import { terminalSafe } from "./Sanitize.ts"
 
 // ---------------------------------------------------------------------------------------------
 // JSON

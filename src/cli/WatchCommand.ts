@@ -20,12 +20,12 @@ import { type EngineError, isEngineError } from "../EngineError.ts"
 import * as Portfolio from "../Portfolio.ts"
 import * as Watcher from "../Watcher.ts"
 import { Connector, type EngineSelection } from "./Connector.ts"
-import { engineFacts } from "./engineKind.ts"
-import { CommandFailed, describeEngineError, engineProblem, ExitCode, type UsageError } from "./errors.ts"
-import { changeFacts, eventLine, groupedTable, type Style } from "./format.ts"
-import { outputStyle, selection } from "./rootCommand.ts"
-import { terminalSafe } from "./sanitize.ts"
-import { enterScreen, frame, leaveScreen, recentEventCount, renderScreen } from "./watchScreen.ts"
+import { engineFacts } from "./EngineKind.ts"
+import { CommandFailed, describeEngineError, engineProblem, ExitCode, type UsageError } from "./FailureReport.ts"
+import { changeFacts, eventLine, groupedTable, type Style } from "./TextOutput.ts"
+import { outputStyle, selection } from "./RootCommand.ts"
+import { terminalSafe } from "./Sanitize.ts"
+import { enterScreen, frame, leaveScreen, recentEventCount, renderScreen } from "./WatchScreen.ts"
 
 /**
  * A change in `watch --json`: the fields and order of `examples/watch.ts`.
