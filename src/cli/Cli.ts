@@ -7,10 +7,12 @@
  */
 import { Console, Effect, Layer, References, type Stdio, type Terminal } from "effect"
 import { CliConfig, CliOutput, Command, GlobalFlag, TerminalCapabilities } from "effect/cli"
+import type { CommandFailed, UsageError } from "./CommandError.ts"
 import type { Connector, GlobalFlags } from "./Connector.ts"
 import { engineFacts, engineKinds } from "./EngineKind.ts"
-import { type CommandFailed, describeFailure, ExitCode, exitCodeHelp, formatReport, type UsageError } from "./FailureReport.ts"
 import { events } from "./EventsCommand.ts"
+import { ExitCode, exitCodeHelp } from "./ExitCode.ts"
+import { describeFailure, formatReport } from "./FailureReport.ts"
 import { inspect } from "./InspectCommand.ts"
 import { ls } from "./LsCommand.ts"
 import { root } from "./RootCommand.ts"

@@ -14,8 +14,8 @@ import * as NamespaceFilter from "../containerd/NamespaceFilter.ts"
 import * as DockerConnection from "../docker/DockerConnection.ts"
 import * as DockerEngine from "../docker/DockerEngine.ts"
 import type { EngineClient } from "../EngineClient.ts"
+import { UsageError } from "./CommandError.ts"
 import { engineFacts, type EngineKind } from "./EngineKind.ts"
-import { type AddressSource, UsageError } from "./FailureReport.ts"
 
 /**
  * Which namespaces to look at:
@@ -29,6 +29,14 @@ export type NamespaceSelection =
   | { readonly _tag: "Default"; readonly ignore: ReadonlyArray<string> }
   | { readonly _tag: "All"; readonly ignore: ReadonlyArray<string> }
   | { readonly _tag: "Only"; readonly namespaces: ReadonlyArray<string> }
+
+/**
+ * Where the socket address came from; error messages say it, because a forgotten
+ * `CONTAINERD_ADDRESS` (or `DOCKER_HOST`) is a common surprise.
+ *
+ * @since 0.1.0
+ */
+export type AddressSource = "flag" | "environment" | "default"
 
 /**
  * The engine the command talks to.

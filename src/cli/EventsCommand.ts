@@ -11,12 +11,12 @@ import { Command, Flag } from "effect/cli"
 import type { Container } from "../Container.ts"
 import { type ContainerEvent, isoTimestamp, typeName } from "../ContainerEvent.ts"
 import { EngineClient } from "../EngineClient.ts"
+import type { CommandFailed, UsageError } from "./CommandError.ts"
 import type { Connector } from "./Connector.ts"
 import { engineFacts } from "./EngineKind.ts"
-import type { CommandFailed, UsageError } from "./FailureReport.ts"
-import { type EventFacts, eventLine } from "./TextOutput.ts"
 import { outputStyle, withEngine } from "./RootCommand.ts"
 import { terminalSafe } from "./Sanitize.ts"
+import { type EventFacts, eventLine } from "./TextOutput.ts"
 
 /**
  * An event in `events --json`: the fields and order of `examples/events.ts` (`name` and `project`

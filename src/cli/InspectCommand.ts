@@ -8,10 +8,11 @@ import { Argument, Command, Flag } from "effect/cli"
 import { EngineClient } from "../EngineClient.ts"
 import type { Container } from "../Container.ts"
 import { ContainerNotFound } from "../EngineError.ts"
+import { CommandFailed, type UsageError } from "./CommandError.ts"
 import { Connector, type EngineSelection } from "./Connector.ts"
-import { CommandFailed, ExitCode, type UsageError } from "./FailureReport.ts"
-import { inspectJson, inspectLines } from "./TextOutput.ts"
+import { ExitCode } from "./ExitCode.ts"
 import { outputStyle, withEngine } from "./RootCommand.ts"
+import { inspectJson, inspectLines } from "./TextOutput.ts"
 
 /** How to include a namespace that the selection leaves out. */
 const howToInclude = (selected: EngineSelection, namespace: string): string => {

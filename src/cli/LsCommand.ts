@@ -7,10 +7,10 @@ import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { Container } from "../Container.ts"
 import { EngineClient } from "../EngineClient.ts"
+import { type CommandFailed, UsageError } from "./CommandError.ts"
 import type { Connector } from "./Connector.ts"
-import { type CommandFailed, UsageError } from "./FailureReport.ts"
-import { groupedTable, listJson } from "./TextOutput.ts"
 import { outputStyle, withEngine } from "./RootCommand.ts"
+import { groupedTable, listJson } from "./TextOutput.ts"
 
 /**
  * One `--label` filter: the label must exist and, when `value` is given, have that value.

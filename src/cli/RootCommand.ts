@@ -9,9 +9,10 @@ import { Command, Flag, TerminalCapabilities } from "effect/cli"
 import { DefaultIgnoredNamespaces } from "../containerd/NamespaceFilter.ts"
 import type { EngineClient } from "../EngineClient.ts"
 import { type EngineError, isEngineError } from "../EngineError.ts"
+import { CommandFailed, type UsageError } from "./CommandError.ts"
 import { Connector, type EngineSelection, type GlobalFlags, selectEngine } from "./Connector.ts"
 import { engineFacts, engineKinds } from "./EngineKind.ts"
-import { CommandFailed, describeEngineError, type UsageError } from "./FailureReport.ts"
+import { describeEngineError } from "./FailureReport.ts"
 import { ansiStyle, plainStyle, type Style } from "./TextOutput.ts"
 
 /**

@@ -12,8 +12,8 @@ import * as Portfolio from "../Portfolio.ts"
 import type * as Watcher from "../Watcher.ts"
 import { engineFacts, type EngineKind } from "./EngineKind.ts"
 import { engineProblem } from "./FailureReport.ts"
-import { changeFacts, eventLine, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./TextOutput.ts"
 import { terminalSafe } from "./Sanitize.ts"
+import { changeFacts, eventLine, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./TextOutput.ts"
 
 /**
  * How long a changed container stays highlighted.

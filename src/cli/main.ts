@@ -14,7 +14,7 @@ import process from "node:process"
 import { Effect, Exit, Layer, Logger } from "effect"
 import { run } from "./Cli.ts"
 import * as Connector from "./Connector.ts"
-import { ExitCode } from "./FailureReport.ts"
+import { ExitCode } from "./ExitCode.ts"
 import * as Platform from "./Platform.ts"
 
 const args = process.argv.slice(2)
