@@ -9,56 +9,14 @@
 import { Console, Effect, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { Container } from "../Container.ts"
-import { type ContainerEvent, isoTimestamp, typeName } from "../ContainerEvent.ts"
 import { EngineClient } from "../EngineClient.ts"
 import type { CommandFailed, UsageError } from "./CommandError.ts"
 import type { Connector } from "./Connector.ts"
 import { engineFacts } from "./EngineKind.ts"
+import { eventJson } from "./JsonOutput.ts"
 import { outputStyle, withEngine } from "./RootCommand.ts"
 import { terminalSafe } from "./Sanitize.ts"
 import { type EventFacts, eventLine } from "./TextOutput.ts"
-
-/**
- * An event in `events --json`: the fields and order of `examples/events.ts` (`name` and `project`
- * only when known, `pid` when the event or the container tells).
- *
- * @since 0.1.0
- */
-export interface EventJson {
-  /** `started`, `exited`, `paused`, `unpaused` or `updated`. */
-  readonly type: string
-  /** The container's display ID. */
-  readonly id: string
-  /** The container's name, when known. */
-  readonly name?: string
-  /** The container's compose project (`""` for none), when known. */
-  readonly project?: string
-  /** The initial process's PID, when known. */
-  readonly pid?: number
-  /** The engine's timestamp, ISO 8601. */
-  readonly timestamp: string
-}
-
-/**
- * The JSON document of an event, given what is known about its container.
- *
- * @since 0.1.0
- */
-export const eventJson = (event: ContainerEvent, container: Container | undefined): EventJson => {
-  const pid = "pid" in event && event.pid !== undefined ? event.pid : container?.pid
-  // What the container tells, else what the event itself tells (Docker's events carry the name
-  // and labels: a container that died before it could be looked up still has them).
-  const name = container?.name ?? event.name
-  const project = container?.project ?? event.project
-  return {
-    type: typeName(event),
-    id: event.id,
-    ...(name === undefined ? {} : { name }),
-    ...(project === undefined ? {} : { project }),
-    ...(pid === undefined ? {} : { pid }),
-    timestamp: isoTimestamp(event)
-  }
-}
 
 /**
  * The `events` subcommand.

@@ -11,8 +11,9 @@ import { ContainerNotFound } from "../EngineError.ts"
 import { CommandFailed, type UsageError } from "./CommandError.ts"
 import { Connector, type EngineSelection } from "./Connector.ts"
 import { ExitCode } from "./ExitCode.ts"
+import { inspectJson } from "./JsonOutput.ts"
 import { outputStyle, withEngine } from "./RootCommand.ts"
-import { inspectJson, inspectLines } from "./TextOutput.ts"
+import { inspectLines } from "./TextOutput.ts"
 
 /** How to include a namespace that the selection leaves out. */
 const howToInclude = (selected: EngineSelection, namespace: string): string => {
@@ -89,7 +90,7 @@ export const inspect: Command.Command<
             (error) => Effect.flatMap(inIgnoredNamespace(selected, target), () => Effect.fail(error))
           )
         )
-        if (json) return yield* Console.log(inspectJson(container))
+        if (json) return yield* Console.log(JSON.stringify(inspectJson(container)))
         yield* Console.log(inspectLines(container, yield* outputStyle).join("\n"))
       })
     )

@@ -9,8 +9,9 @@ import type { Container } from "../Container.ts"
 import { EngineClient } from "../EngineClient.ts"
 import { type CommandFailed, UsageError } from "./CommandError.ts"
 import type { Connector } from "./Connector.ts"
+import { listJson } from "./JsonOutput.ts"
 import { outputStyle, withEngine } from "./RootCommand.ts"
-import { groupedTable, listJson } from "./TextOutput.ts"
+import { groupedTable } from "./TextOutput.ts"
 
 /**
  * One `--label` filter: the label must exist and, when `value` is given, have that value.
@@ -79,7 +80,7 @@ export const ls: Command.Command<
         Effect.gen(function*() {
         const engine = yield* EngineClient
         const containers = (yield* engine.list).filter((container) => matchesLabels(container, filters))
-        if (json) return yield* Console.log(listJson(containers))
+        if (json) return yield* Console.log(JSON.stringify(listJson(containers)))
         if (containers.length === 0) {
           return yield* Console.log(filters.length === 0 ? "No containers are alive." : "No alive container matches.")
         }

@@ -1,6 +1,7 @@
 /**
- * Output formats of the `whalewatcher` command: JSON documents (exact, for scripts) and aligned,
- * terminal-safe tables and lines (for people). Everything here is pure.
+ * The output of the `whalewatcher` command for people: styles, aligned tables and event lines,
+ * every string from a container made terminal-safe. (Scripts read the documents of
+ * `JsonOutput.ts` instead.) Everything here is pure.
  *
  * @since 0.1.0
  */
@@ -8,76 +9,8 @@ import { CliOutput } from "effect/cli"
 import { type Container, NoProject } from "../Container.ts"
 import { typeName } from "../ContainerEvent.ts"
 import type { WatcherEvent } from "../Watcher.ts"
+import { byId } from "./JsonOutput.ts"
 import { terminalSafe } from "./Sanitize.ts"
-
-// ---------------------------------------------------------------------------------------------
-// JSON
-// ---------------------------------------------------------------------------------------------
-
-/**
- * A container in `ls --json`: the same fields and order as `examples/list.ts`.
- *
- * @since 0.1.0
- */
-export interface ListedContainer {
-  /** The display ID. */
-  readonly id: string
-  /** The name. */
-  readonly name: string
-  /** The compose project, `""` for none. */
-  readonly project: string
-  /** The initial process's PID. */
-  readonly pid: number
-  /** Whether it is paused. */
-  readonly paused: boolean
-  /** All its labels. */
-  readonly labels: Readonly<Record<string, string>>
-}
-
-/**
- * Sorts containers by display ID (code unit order, as `examples/list.ts` does).
- *
- * @since 0.1.0
- */
-export const byId = (containers: Iterable<Container>): Array<Container> =>
-  Array.from(containers).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-
-/**
- * Labels with their keys in sorted order (code unit order), so that JSON output is stable
- * whatever order the engine sent them in.
- *
- * @since 0.1.0
- */
-export const sortedLabels = (labels: Readonly<Record<string, string>>): Record<string, string> => {
-  const sorted: Record<string, string> = {}
-  for (const key of Object.keys(labels).sort()) sorted[key] = labels[key]!
-  return sorted
-}
-
-/**
- * The `ls --json` document: one line, an array sorted by ID, label keys sorted.
- *
- * @since 0.1.0
- */
-export const listJson = (containers: Iterable<Container>): string =>
-  JSON.stringify(byId(containers).map(({ id, labels, name, paused, pid, project }): ListedContainer => ({
-    id,
-    name,
-    project,
-    pid,
-    paused,
-    labels: sortedLabels(labels)
-  })))
-
-/**
- * The `inspect --json` document: the `ls --json` fields plus the namespace, label keys sorted.
- *
- * @since 0.1.0
- */
-export const inspectJson = (container: Container): string => {
-  const { id, labels, name, namespace, paused, pid, project } = container
-  return JSON.stringify({ id, name, project, namespace, pid, paused, labels: sortedLabels(labels) })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Styles

@@ -4,7 +4,7 @@
  */
 import { assert, describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect } from "effect"
-import { eventJson } from "../../src/cli/EventsCommand.ts"
+import { eventJson } from "../../src/cli/JsonOutput.ts"
 import { ExitCode } from "../../src/cli/ExitCode.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
 import { fakeConnector, runCli, runCliUntil, waitFor, withoutTimes } from "./cliHarness.ts"
