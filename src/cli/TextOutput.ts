@@ -321,7 +321,13 @@ export const changeFacts = (event: WatcherEvent, time: string): EventFacts => ({
   exitStatus: event._tag === "Exited" ? event.exitStatus : undefined
 })
 
-const eventStyle = (type: string, style: Style): (text: string) => string =>
+/**
+ * The colour of an event type (see {@link EventFacts.type}): green starts, red exits, yellow
+ * pauses, cyan the rest.
+ *
+ * @since 0.1.0
+ */
+export const eventStyle = (type: string, style: Style): (text: string) => string =>
   type === "started"
     ? style.green
     : type === "exited"

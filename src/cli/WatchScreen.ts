@@ -7,13 +7,13 @@
  */
 import { DateTime } from "effect"
 import { NoProject } from "../Container.ts"
-import type { ContainerEvent } from "../ContainerEvent.ts"
+import { typeName } from "../ContainerEvent.ts"
 import * as Portfolio from "../Portfolio.ts"
 import type * as Watcher from "../Watcher.ts"
 import { engineFacts, type EngineKind } from "./EngineKind.ts"
 import { engineProblem } from "./FailureReport.ts"
 import { terminalSafe } from "./Sanitize.ts"
-import { changeFacts, eventLine, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./TextOutput.ts"
+import { changeFacts, eventLine, eventStyle, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./TextOutput.ts"
 
 /**
  * How long a changed container stays highlighted.
@@ -62,11 +62,6 @@ export const clockTime = (epochMillis: number): string => {
   const date = new Date(epochMillis)
   return [date.getHours(), date.getMinutes(), date.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":")
 }
-
-const typeName = (event: { readonly _tag: ContainerEvent["_tag"] }): string => event._tag.toLowerCase()
-
-const typeStyle = (type: string, style: Style): (text: string) => string =>
-  type === "started" ? style.green : type === "exited" ? style.red : type === "paused" ? style.yellow : style.cyan
 
 const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`
 
@@ -120,7 +115,7 @@ export const recentNotes = (state: ScreenState, style: Style): Map<string, RowNo
   for (const { arrivedAt, event } of state.recent) {
     if (state.now - arrivedAt > highlightMillis || event._tag === "Exited") continue
     const type = typeName(event)
-    const colour = typeStyle(type, style)
+    const colour = eventStyle(type, style)
     notes.set(event.container.id, {
       text: `← ${type} ${clockTime(DateTime.toEpochMillis(event.timestamp))}`,
       style: (text) => style.bold(colour(text))
