@@ -7,9 +7,9 @@
  */
 import { CliOutput } from "effect/cli"
 import { type Container, NoProject } from "../Container.ts"
-import { typeName } from "../ContainerEvent.ts"
+import { type ContainerEvent, typeName } from "../ContainerEvent.ts"
 import type { WatcherEvent } from "../Watcher.ts"
-import { byId } from "./JsonOutput.ts"
+import { byId, eventJson } from "./JsonOutput.ts"
 import { terminalSafe } from "./Sanitize.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -304,6 +304,17 @@ export interface EventFacts {
   readonly time: string
   /** For exits: the exit status, when the engine told. */
   readonly exitStatus?: number | undefined
+}
+
+/**
+ * The facts of an engine event, for {@link eventLine}: those of its `events --json` line (see
+ * `JsonOutput.eventJson`), with the ISO 8601 timestamp as the time, and the exit status.
+ *
+ * @since 0.1.0
+ */
+export const eventFacts = (event: ContainerEvent, container: Container | undefined): EventFacts => {
+  const document = eventJson(event, container)
+  return { ...document, time: document.timestamp, exitStatus: event._tag === "Exited" ? event.exitStatus : undefined }
 }
 
 /**
