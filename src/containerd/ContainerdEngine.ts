@@ -48,6 +48,7 @@ import {
   MaxMessageBytes
 } from "./ContainerdConnection.ts"
 import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEnricher.ts"
+import * as DisplayId from "./DisplayId.ts"
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
 import { isIdentifier } from "./internal/identifiers.ts"
 import { replacedInLabels } from "./internal/replacedText.ts"
@@ -186,7 +187,7 @@ export const make = (
     const toContainer = (namespace: string, record: ContainerdContainer, task: Process): Effect.Effect<Container> => {
       replacedTexts += replacedInLabels(record.labels)
       const container: Container = {
-        id: LabelMapping.displayId(namespace, record.id),
+        id: DisplayId.make(namespace, record.id),
         name: mapping.name(namespace, record.id, record.labels),
         labels: record.labels,
         pid: task.pid,
@@ -227,7 +228,7 @@ export const make = (
         Effect.catchIf(isTooLarge, () =>
           Effect.as(
             Effect.logWarning(
-              `effect-whalewatcher: the record of container ${LabelMapping.displayId(namespace, id)} is larger ` +
+              `effect-whalewatcher: the record of container ${DisplayId.make(namespace, id)} is larger ` +
                 `than ${MaxMessageBytes} bytes; it is kept without its labels`
             ),
             Option.some(create(ContainerSchema, { id }))
@@ -275,7 +276,7 @@ export const make = (
         const records = new Map(containers.records.map((record) => [record.id, record]))
         // Tasks.List fills `id` with the container id (container_id stays empty).
         const undetermined = tasks.tasks.filter(isUndetermined).map((task) =>
-          LabelMapping.displayId(namespace, task.id || task.containerId)
+          DisplayId.make(namespace, task.id || task.containerId)
         )
         const alive = yield* Effect.forEach(
           tasks.tasks.filter(isAlive),
@@ -311,7 +312,7 @@ export const make = (
         const match = Option.isSome(found) ? found.value : yield* findByName(nameOrId)
         if (match === undefined) return yield* new ContainerNotFound({ address, nameOrId })
         const { namespace, record } = match
-        const processless = new ProcesslessContainer({ address, id: LabelMapping.displayId(namespace, record.id) })
+        const processless = new ProcesslessContainer({ address, id: DisplayId.make(namespace, record.id) })
         const task = yield* connection.call(
           "Tasks.Get",
           (clients, o) => clients.tasks.get({ containerId: record.id }, o),
@@ -328,7 +329,7 @@ export const make = (
     const findById = (
       displayId: string
     ): Effect.Effect<Option.Option<{ namespace: string; record: ContainerdContainer }>, CallError> => {
-      const { id, namespace } = LabelMapping.parseDisplayId(displayId)
+      const { id, namespace } = DisplayId.parse(displayId)
       if (!isIdentifier(namespace) || !isIdentifier(id) || !filter.allows(namespace)) return Effect.succeedNone
       return Effect.map(getContainer(namespace, id), Option.map((record) => ({ namespace, record })))
     }
@@ -349,7 +350,7 @@ export const make = (
             Effect.map((listed) =>
               listed.records
                 .filter((record) => mapping.name(namespace, record.id, record.labels) === name)
-                .map((record) => ({ namespace, record, displayId: LabelMapping.displayId(namespace, record.id) }))
+                .map((record) => ({ namespace, record, displayId: DisplayId.make(namespace, record.id) }))
             )
           ), { concurrency: listConcurrency })
         const matches = perNamespace.flat().sort((a, b) => a.displayId < b.displayId ? -1 : a.displayId > b.displayId ? 1 : 0)
@@ -358,7 +359,7 @@ export const make = (
 
     const resolveStarted = (event: Started): Effect.Effect<Container, EngineError> =>
       Effect.gen(function*() {
-        const { id } = LabelMapping.parseDisplayId(event.id)
+        const { id } = DisplayId.parse(event.id)
         const record = yield* getContainer(event.namespace, id)
         if (Option.isNone(record)) return yield* new ContainerNotFound({ address, nameOrId: event.id })
         const task = create(ProcessSchema, { id, pid: event.pid, status: Status.RUNNING })
@@ -462,7 +463,7 @@ export const make = (
 
     const checkProcess = (displayId: string): Effect.Effect<ProcessCheck, EngineError> =>
       Effect.gen(function*() {
-        const { id, namespace } = LabelMapping.parseDisplayId(displayId)
+        const { id, namespace } = DisplayId.parse(displayId)
         if (!filter.allows(namespace) || id === "") return gone
         const response = yield* connection.call(
           "Tasks.Get",

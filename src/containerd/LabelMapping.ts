@@ -1,11 +1,13 @@
 /**
  * How a containerd container's labels become its name and compose project. The default follows
  * nerdctl and compose: the name from `nerdctl/name` (shown as `namespace/name` outside the
- * `default` namespace, like display IDs), the project from `com.docker.compose.project`.
+ * `default` namespace, like display IDs: see {@link DisplayId}), the project from
+ * `com.docker.compose.project`.
  *
  * @since 0.1.0
  */
 import { Context, Layer } from "effect"
+import * as DisplayId from "./DisplayId.ts"
 
 /**
  * The label key prefix nerdctl uses for its own labels.
@@ -29,11 +31,12 @@ export const NerdctlNameLabel = `${NerdctlLabelPrefix}name`
 export const ComposerProjectLabel = "com.docker.compose.project"
 
 /**
- * The namespace in which display IDs and names carry no namespace prefix.
+ * The namespace in which display IDs and names carry no namespace prefix (the same as
+ * {@link DisplayId.DefaultNamespace}).
  *
  * @since 0.1.0
  */
-export const DefaultNamespace = "default"
+export const DefaultNamespace: "default" = DisplayId.DefaultNamespace
 
 /**
  * A label mapping.
@@ -78,25 +81,20 @@ export interface LabelMapping {
 }
 
 /**
- * The display ID of a container: its id in the `default` namespace, else `namespace/id`
- * (containerd ids never contain `/`).
+ * The display ID of a container: its id in the `default` namespace, else `namespace/id`.
  *
+ * @deprecated Use {@link DisplayId.make}; the display-ID helpers live in their own module.
  * @since 0.1.0
  */
-export const displayId = (namespace: string, id: string): string =>
-  namespace === DefaultNamespace ? id : `${namespace}/${id}`
+export const displayId: (namespace: string, id: string) => string = DisplayId.make
 
 /**
  * Splits a display ID (or a name of the same form) into namespace and id.
  *
+ * @deprecated Use {@link DisplayId.parse}; the display-ID helpers live in their own module.
  * @since 0.1.0
  */
-export const parseDisplayId = (displayIdOrName: string): { readonly namespace: string; readonly id: string } => {
-  const slash = displayIdOrName.indexOf("/")
-  return slash < 0
-    ? { namespace: DefaultNamespace, id: displayIdOrName }
-    : { namespace: displayIdOrName.slice(0, slash), id: displayIdOrName.slice(slash + 1) }
-}
+export const parseDisplayId: (displayIdOrName: string) => DisplayId.Parts = DisplayId.parse
 
 /**
  * A mapping that reads the name and project from the given labels; a container without the name
@@ -112,7 +110,7 @@ export const make = (
   return {
     name: (namespace, id, labels) => {
       const name = labels[nameLabel]
-      return name === undefined || name === "" ? displayId(namespace, id) : displayId(namespace, name)
+      return DisplayId.make(namespace, name === undefined || name === "" ? id : name)
     },
     project: (_namespace, labels) => labels[projectLabel] ?? ""
   }
