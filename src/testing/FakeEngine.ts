@@ -27,6 +27,8 @@
  */
 import { Cause, DateTime, Deferred, Duration, Effect, Exit, Layer, Queue, type Scope, Stream } from "effect"
 import type { Container } from "../Container.ts"
+import * as DisplayId from "../containerd/DisplayId.ts"
+import * as LabelMapping from "../containerd/LabelMapping.ts"
 import type { ContainerEvent, Started } from "../ContainerEvent.ts"
 import { EngineClient, type EngineClientShape, type EngineSubscription, type ProcessCheck } from "../EngineClient.ts"
 import { ContainerNotFound, type EngineError, EngineUnavailable, ProcesslessContainer } from "../EngineError.ts"
@@ -83,8 +85,11 @@ export interface ContainerSpec {
 }
 
 /**
- * How the fake derives a container's name and project from its labels; by default like nerdctl
- * and compose (`nerdctl/name`, else the ID; `com.docker.compose.project`, else `""`).
+ * How the fake derives a container's name and project from its labels. By default it follows the
+ * containerd engine's default {@link LabelMapping.make | label mapping}, applied to the display ID:
+ * the name from `nerdctl/name` when it is set and not empty, else the ID, with the ID's
+ * `namespace/` prefix (`shop/db` labelled `database` is named `shop/database`); the project from
+ * `com.docker.compose.project`, else `""`.
  *
  * @since 0.1.0
  */
@@ -115,9 +120,15 @@ export interface FakeEngineOptions {
   readonly deliveryDelay?: (() => number) | undefined
 }
 
+/** containerd's default mapping, applied to the parts of the fake's display IDs. */
+const containerdMapping: LabelMapping.LabelMappingShape = LabelMapping.make()
+
 const defaultLabelMapping: FakeLabelMapping = {
-  name: (id, labels) => labels["nerdctl/name"] ?? id,
-  project: (labels) => labels["com.docker.compose.project"] ?? ""
+  name: (id, labels) => {
+    const parts = DisplayId.parse(id)
+    return containerdMapping.name(parts.namespace, parts.id, labels)
+  },
+  project: (labels) => containerdMapping.project(DisplayId.DefaultNamespace, labels)
 }
 
 interface ContainerRecord {
