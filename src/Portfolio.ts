@@ -326,7 +326,7 @@ const sortById = (values: Iterable<Container.Container>): Array<Container.Contai
 export interface Started {
   /** The change's type. */
   readonly _tag: "Started"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container, alive now. */
   readonly container: Container.Container
 }
 
@@ -338,7 +338,7 @@ export interface Started {
 export interface Exited {
   /** The change's type. */
   readonly _tag: "Exited"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container's last known state. */
   readonly container: Container.Container
   /** The exit status, when the engine reported it (never for exits noticed by a resync). */
   readonly exitStatus?: number | undefined
@@ -352,7 +352,7 @@ export interface Exited {
 export interface Paused {
   /** The change's type. */
   readonly _tag: "Paused"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container, paused now. */
   readonly container: Container.Container
 }
 
@@ -364,7 +364,7 @@ export interface Paused {
 export interface Unpaused {
   /** The change's type. */
   readonly _tag: "Unpaused"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container, running again. */
   readonly container: Container.Container
 }
 
@@ -376,7 +376,7 @@ export interface Unpaused {
 export interface Updated {
   /** The change's type. */
   readonly _tag: "Updated"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container after the change. */
   readonly container: Container.Container
   /** The state before the change. */
   readonly previous: Container.Container

@@ -46,7 +46,7 @@ export const MaxMessageBytes: number = 16 * 1024 * 1024
 
 /** A unary call still unanswered after this long has the socket checked for HTTP/2 (see `call`). */
 const slowCallMillis = 1_500
-/** How long the check waits for the server's SETTINGS frame; containerd's answer takes microseconds. */
+/** How long the check waits for the server's SETTINGS frame; containerd sends it at once. */
 const handshakeTimeoutMs = 1_000
 
 const isNotHttp2 = (result: HandshakeResult): boolean => result === "other" || result === "closed" || result === "silent"
@@ -228,7 +228,7 @@ export const make: (
         transport: createGrpcTransport({
           baseUrl: "http://localhost",
           sessionManager,
-          // Compression only costs CPU on a local socket (about 8x on streams).
+          // On a local socket compression saves no time and only costs CPU.
           acceptCompression: [],
           readMaxBytes: MaxMessageBytes,
           writeMaxBytes: MaxMessageBytes,

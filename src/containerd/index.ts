@@ -18,7 +18,7 @@ export * as LabelMapping from "./LabelMapping.ts"
 export * as NamespaceFilter from "./NamespaceFilter.ts"
 
 /**
- * The seed's constants, under the names the Go original uses.
+ * Constants under the names the Go original uses.
  *
  * @since 0.1.0
  */
