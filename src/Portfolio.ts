@@ -30,6 +30,7 @@ import type * as ContainerEvent from "./ContainerEvent.ts"
 /**
  * The containers of one compose project.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Project {
@@ -46,6 +47,7 @@ export interface Project {
  * An immutable portfolio of alive containers. Build one with {@link fromContainers} or
  * {@link set}; the indexes are kept consistent by this module's functions.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Portfolio {
@@ -64,6 +66,7 @@ const noProject: Project = { name: Container.NoProject, ids: HashSet.empty() }
 /**
  * The empty portfolio (with the unnamed project only).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const empty: Portfolio = {
@@ -76,6 +79,7 @@ export const empty: Portfolio = {
 /**
  * A portfolio of the given containers (a later container replaces an earlier one with the same ID).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const fromContainers = (containers: Iterable<Container.Container>): Portfolio => {
@@ -91,6 +95,7 @@ export const fromContainers = (containers: Iterable<Container.Container>): Portf
 /**
  * The container with this display ID.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const get = (portfolio: Portfolio, id: string): Container.Container | undefined =>
@@ -99,6 +104,7 @@ export const get = (portfolio: Portfolio, id: string): Container.Container | und
 /**
  * True when a container with this display ID is alive.
  *
+ * @category predicates
  * @since 0.1.0
  */
 export const has = (portfolio: Portfolio, id: string): boolean => HashMap.has(portfolio.byId, id)
@@ -107,6 +113,7 @@ export const has = (portfolio: Portfolio, id: string): boolean => HashMap.has(po
  * The container with this name; when several share it (in different namespaces), the one with
  * the smallest display ID.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const getByName = (portfolio: Portfolio, name: string): Container.Container | undefined => {
@@ -117,6 +124,7 @@ export const getByName = (portfolio: Portfolio, name: string): Container.Contain
 /**
  * All containers with this name, by display ID.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const getAllByName = (portfolio: Portfolio, name: string): ReadonlyArray<Container.Container> => {
@@ -127,6 +135,7 @@ export const getAllByName = (portfolio: Portfolio, name: string): ReadonlyArray<
 /**
  * The container with this display ID, else the one with this name (as engines' inspect does).
  *
+ * @category getters
  * @since 0.1.0
  */
 export const find = (portfolio: Portfolio, nameOrId: string): Container.Container | undefined =>
@@ -135,6 +144,7 @@ export const find = (portfolio: Portfolio, nameOrId: string): Container.Containe
 /**
  * The project with this name (`""`: the containers of no project), if it has containers or is `""`.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const project = (portfolio: Portfolio, name: string): Project | undefined =>
@@ -143,6 +153,7 @@ export const project = (portfolio: Portfolio, name: string): Project | undefined
 /**
  * The names of all projects, sorted; always includes `""`.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const projectNames = (portfolio: Portfolio): ReadonlyArray<string> =>
@@ -151,6 +162,7 @@ export const projectNames = (portfolio: Portfolio): ReadonlyArray<string> =>
 /**
  * The containers of a project, sorted by display ID (empty for an unknown project).
  *
+ * @category getters
  * @since 0.1.0
  */
 export const projectContainers = (portfolio: Portfolio, name: string): ReadonlyArray<Container.Container> => {
@@ -161,6 +173,7 @@ export const projectContainers = (portfolio: Portfolio, name: string): ReadonlyA
 /**
  * All containers, sorted by display ID.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const containers = (portfolio: Portfolio): ReadonlyArray<Container.Container> =>
@@ -169,6 +182,7 @@ export const containers = (portfolio: Portfolio): ReadonlyArray<Container.Contai
 /**
  * How many containers are alive.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const size = (portfolio: Portfolio): number => HashMap.size(portfolio.byId)
@@ -176,6 +190,7 @@ export const size = (portfolio: Portfolio): number => HashMap.size(portfolio.byI
 /**
  * Totals of a portfolio.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Totals {
@@ -190,6 +205,7 @@ export interface Totals {
 /**
  * The totals of a portfolio, in constant time.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const totals = (portfolio: Portfolio): Totals => ({
@@ -201,6 +217,7 @@ export const totals = (portfolio: Portfolio): Totals => ({
 /**
  * True when both portfolios hold equal containers (see {@link Container.equals}).
  *
+ * @category predicates
  * @since 0.1.0
  */
 export const equals = (a: Portfolio, b: Portfolio): boolean => {
@@ -220,6 +237,7 @@ export const equals = (a: Portfolio, b: Portfolio): boolean => {
 /**
  * Adds a container, or replaces the one with the same display ID.
  *
+ * @category transforming
  * @since 0.1.0
  */
 export const set = (portfolio: Portfolio, container: Container.Container): Portfolio =>
@@ -253,6 +271,7 @@ const replace = (
 /**
  * Removes the container with this display ID (the same portfolio when there is none).
  *
+ * @category transforming
  * @since 0.1.0
  */
 export const remove = (portfolio: Portfolio, id: string): Portfolio => {
@@ -321,6 +340,7 @@ const sortById = (values: Iterable<Container.Container>): Array<Container.Contai
 /**
  * A container instance became alive (a new container, or a new initial process of a known one).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Started {
@@ -333,6 +353,7 @@ export interface Started {
 /**
  * A container instance ended; `container` is its last known state.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Exited {
@@ -347,6 +368,7 @@ export interface Exited {
 /**
  * A container was paused; `container` is its new state.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Paused {
@@ -359,6 +381,7 @@ export interface Paused {
 /**
  * A container was resumed; `container` is its new state.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Unpaused {
@@ -371,6 +394,7 @@ export interface Unpaused {
 /**
  * A container's name, project, labels or enrichment changed; `container` is its new state.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Updated {
@@ -385,6 +409,7 @@ export interface Updated {
 /**
  * A lifecycle change of one container.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Change = Started | Exited | Paused | Unpaused | Updated
@@ -393,6 +418,7 @@ export type Change = Started | Exited | Paused | Unpaused | Updated
  * Applies an announced change (e.g. to keep a copy of the portfolio from announced events):
  * `Exited` removes the container, every other change sets it.
  *
+ * @category changes
  * @since 0.1.0
  */
 export const applyChange = (portfolio: Portfolio, change: Change): Portfolio =>
@@ -404,6 +430,7 @@ export const applyChange = (portfolio: Portfolio, change: Change): Portfolio =>
  * `Updated` for a changed name, project, labels or enrichment, then `Paused` or `Unpaused`.
  * Applying them to `before` with {@link applyChange} gives a portfolio equal to `after`.
  *
+ * @category changes
  * @since 0.1.0
  */
 export const diff = (before: Portfolio, after: Portfolio): ReadonlyArray<Change> => {
@@ -438,6 +465,7 @@ export const diff = (before: Portfolio, after: Portfolio): ReadonlyArray<Change>
  * The result of applying an engine event: the new portfolio and the changes to announce (none
  * when the event changed nothing).
  *
+ * @category event rules
  * @since 0.1.0
  */
 export interface Applied {
@@ -453,6 +481,7 @@ const unchanged = (portfolio: Portfolio): Applied => ({ portfolio, changes: [] }
  * True when the portfolio already holds this instance (same display ID and initial PID): its
  * `Started` event needs no look-up and changes nothing.
  *
+ * @category event rules
  * @since 0.1.0
  */
 export const isKnownInstance = (portfolio: Portfolio, id: string, pid: number): boolean =>
@@ -463,6 +492,7 @@ export const isKnownInstance = (portfolio: Portfolio, id: string, pid: number): 
  * nothing for a known instance; a new instance of a known container (another PID) ends the old
  * one first (`Exited` then `Started`).
  *
+ * @category event rules
  * @since 0.1.0
  */
 export const applyStarted = (portfolio: Portfolio, container: Container.Container): Applied => {
@@ -486,6 +516,7 @@ export const applyStarted = (portfolio: Portfolio, container: Container.Containe
  *
  * Events for unknown containers change nothing.
  *
+ * @category event rules
  * @since 0.1.0
  */
 export const applyEvent = (
@@ -529,6 +560,7 @@ export const applyEvent = (
  * event naming the listed PID), the events up to that exit are dropped: they are about older
  * instances, and the list already shows what followed.
  *
+ * @category event rules
  * @since 0.1.0
  */
 export const skipReflected = (

@@ -59,6 +59,7 @@ import { type TaggedErrorClass, taggedError } from "./internal/taggedError.ts"
  * `Updated`, each carrying the whole container and the engine's timestamp (for changes found by
  * a resync after a reconnect: the time of the resync).
  *
+ * @category models
  * @since 0.1.0
  */
 export type WatcherEvent = Portfolio.Change & {
@@ -69,6 +70,7 @@ export type WatcherEvent = Portfolio.Change & {
 /**
  * The Watcher is taking a fresh list (initially, or after the connection broke).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Syncing {
@@ -81,6 +83,7 @@ export interface Syncing {
 /**
  * The portfolio is current and follows the engine's events.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Live {
@@ -93,6 +96,7 @@ export interface Live {
 /**
  * The last attempt failed; the next one starts at `nextAttemptAt`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Retrying {
@@ -112,6 +116,7 @@ export interface Retrying {
  * The Watcher gave up (its retry schedule ended, e.g. on an error that is not retryable). The
  * portfolio keeps its last value; event streams end.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Stopped {
@@ -124,6 +129,7 @@ export interface Stopped {
 /**
  * What the Watcher is doing.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Status = Syncing | Live | Retrying | Stopped
@@ -131,6 +137,7 @@ export type Status = Syncing | Live | Retrying | Stopped
 /**
  * Fields of {@link EventsLagged}.
  *
+ * @category errors
  * @since 0.1.0
  */
 export interface EventsLaggedFields {
@@ -146,6 +153,7 @@ const EventsLaggedBase: TaggedErrorClass<"EventsLagged", EventsLaggedFields> = t
  * An event subscriber fell more than `capacity` events behind and missed some. Its view is no
  * longer complete: re-read the portfolio (e.g. {@link WatcherShape.subscribe} again).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class EventsLagged extends EventsLaggedBase {
@@ -158,6 +166,7 @@ export class EventsLagged extends EventsLaggedBase {
 /**
  * A portfolio together with the events that follow it.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Subscription {
@@ -177,6 +186,7 @@ export interface Subscription {
 /**
  * What the Watcher offers.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface WatcherShape {
@@ -217,6 +227,7 @@ export interface WatcherShape {
  * })
  * // provide Watcher.layer() and an EngineClient, e.g. ContainerdEngine.layerConfig()
  * ```
+ * @category services
  * @since 0.1.0
  */
 export const Watcher: Context.Service<Watcher, WatcherShape> = Context.Service<Watcher, WatcherShape>(
@@ -226,6 +237,7 @@ export const Watcher: Context.Service<Watcher, WatcherShape> = Context.Service<W
 /**
  * The identifier type of the {@link Watcher} service.
  *
+ * @category services
  * @since 0.1.0
  */
 export interface Watcher {
@@ -242,6 +254,7 @@ export interface Watcher {
  * - `"fail"`: its stream fails with {@link EventsLagged}, so it knows its view is incomplete;
  * - `"slide"`: it silently misses the oldest events it has not taken yet.
  *
+ * @category models
  * @since 0.1.0
  */
 export type LagStrategy = "fail" | "slide"
@@ -249,6 +262,7 @@ export type LagStrategy = "fail" | "slide"
 /**
  * Options of the Watcher.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface WatcherOptions {
@@ -291,6 +305,7 @@ export interface WatcherOptions {
  *   retry: Watcher.retrySchedule({ base: "50 millis", max: "2 seconds" }).pipe(Schedule.upTo({ times: 10 }))
  * })
  * ```
+ * @category constructors
  * @since 0.1.0
  */
 export const retrySchedule = (options: {
@@ -355,6 +370,7 @@ const isGone = (error: EngineError): boolean =>
 /**
  * Starts a Watcher in the current scope (the scope's end stops it and ends every subscription).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -680,6 +696,7 @@ export const make = (
  *
  * const WatcherLive = Watcher.layer({ eventCapacity: 4096 }).pipe(Layer.provide(ContainerdEngine.layerConfig()))
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: WatcherOptions = {}): Layer.Layer<Watcher, never, EngineClient> =>
