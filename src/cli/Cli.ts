@@ -23,6 +23,7 @@ import { watch } from "./WatchCommand.ts"
 /**
  * The whole command tree.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const whalewatcher: Command.Command<
@@ -101,6 +102,7 @@ const presenter: CliOutput.Presenter = {
  * went to the Console (stdout: results; stderr: diagnostics and errors); nothing fails. When the
  * effect is interrupted (Ctrl-C), its scopes close: subscriptions and connections end.
  *
+ * @category running
  * @since 0.1.0
  */
 export const run = (args: ReadonlyArray<string>): Effect.Effect<ExitCode, never, Command.Environment | Connector> =>

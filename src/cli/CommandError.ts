@@ -11,6 +11,7 @@ import type { FailureReport } from "./FailureReport.ts"
 /**
  * Fields of {@link UsageError}.
  *
+ * @category errors
  * @since 0.1.0
  */
 export interface UsageErrorFields {
@@ -24,6 +25,7 @@ const UsageErrorBase: TaggedErrorClass<"UsageError", UsageErrorFields> = taggedE
  * The command line parsed, but does not make sense: e.g. `--namespace` together with
  * `--all-namespaces`, or a `--label` filter without a key.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class UsageError extends UsageErrorBase {
@@ -40,6 +42,7 @@ export class UsageError extends UsageErrorBase {
 /**
  * Fields of {@link CommandFailed}.
  *
+ * @category errors
  * @since 0.1.0
  */
 export interface CommandFailedFields {
@@ -53,6 +56,7 @@ const CommandFailedBase: TaggedErrorClass<"CommandFailed", CommandFailedFields> 
  * A command failed for a reason already described for people (e.g. an engine error, described
  * with the knowledge of where the socket path came from).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class CommandFailed extends CommandFailedBase {

@@ -24,6 +24,7 @@ import { eventFacts, eventLine } from "./TextOutput.ts"
 /**
  * An engine event and what is known of its container when it happened (for an exit: before it).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface KnownEvent {
@@ -65,6 +66,7 @@ const follow = (engine: EngineClientShape) =>
  * what is known of its container. Succeeds with the number of containers listed and the events;
  * run the stream once.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const followEvents = (
@@ -83,6 +85,7 @@ export const followEvents = (
 /**
  * The `events` subcommand.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const events: Command.Command<

@@ -8,6 +8,7 @@
 /**
  * The exit codes, documented in `--help`.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const ExitCode: {
@@ -26,6 +27,7 @@ export const ExitCode: {
 /**
  * One of the {@link ExitCode} values.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ExitCode = typeof ExitCode[keyof typeof ExitCode]
@@ -33,6 +35,7 @@ export type ExitCode = typeof ExitCode[keyof typeof ExitCode]
 /**
  * The exit codes and their meaning, as `--help` lists them.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const exitCodeHelp: ReadonlyArray<readonly [code: ExitCode, meaning: string]> = [

@@ -19,6 +19,7 @@ import { terminalSafe } from "./Sanitize.ts"
 /**
  * Which engine an error came from and where its address came from, for the words of a report.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ErrorOrigin {
@@ -33,6 +34,7 @@ const containerdOrigin: ErrorOrigin = { engine: "containerd" }
 /**
  * What to print (on stderr) and which code to exit with.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FailureReport {
@@ -85,6 +87,7 @@ const groupName = (gid: number): string | undefined => {
  * Only a permission problem looks at the socket (its owner and mode), and only when asked for
  * the advice.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const describeUnavailable = (
@@ -99,6 +102,7 @@ export const describeUnavailable = (
  * The first line of {@link describeUnavailable}: what went wrong, without touching the file system
  * (the watch screen shows it on every redraw).
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const unavailableProblem = (error: EngineUnavailable, origin: ErrorOrigin = containerdOrigin): string => {
@@ -154,6 +158,7 @@ const detail = (text: string): string => (text === "" ? "" : ` (${text})`)
 /**
  * The exit code and message for an engine error.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const describeEngineError = (error: EngineError, origin: ErrorOrigin = containerdOrigin): FailureReport => {
@@ -178,6 +183,7 @@ export const describeEngineError = (error: EngineError, origin: ErrorOrigin = co
  * The first line of an engine error's report, without touching the file system: for status lines
  * that are drawn again and again.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const engineProblem = (error: EngineError, origin: ErrorOrigin = containerdOrigin): string =>
@@ -189,6 +195,7 @@ export const engineProblem = (error: EngineError, origin: ErrorOrigin = containe
  * The report for whatever ended a command, or `undefined` when it ended well. Usage errors
  * found by the parser were printed by the parser already; interruptions (Ctrl-C) are a normal end.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const describeFailure = (cause: Cause.Cause<unknown>): FailureReport | undefined => {
@@ -212,6 +219,7 @@ export const describeFailure = (cause: Cause.Cause<unknown>): FailureReport | un
  * The report's lines as printed on stderr: prefixed with the program name, terminal-safe (names,
  * IDs and paths in messages may come from anyone).
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const formatReport = (report: FailureReport): string =>

@@ -57,6 +57,7 @@ const inIgnoredNamespace = (selected: EngineSelection, target: string): Effect.E
 /**
  * The `inspect` subcommand.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const inspect: Command.Command<

@@ -15,6 +15,7 @@ import type { WatcherEvent } from "../Watcher.ts"
 /**
  * Sorts containers by display ID (code unit order), the order of `ls --json` and of every table.
  *
+ * @category ordering
  * @since 0.1.0
  */
 export const byId = (containers: Iterable<Container>): Array<Container> =>
@@ -24,6 +25,7 @@ export const byId = (containers: Iterable<Container>): Array<Container> =>
  * Labels with their keys in sorted order (code unit order), so that JSON output is stable
  * whatever order the engine sent them in.
  *
+ * @category ordering
  * @since 0.1.0
  */
 export const sortedLabels = (labels: Readonly<Record<string, string>>): Record<string, string> => {
@@ -39,6 +41,7 @@ export const sortedLabels = (labels: Readonly<Record<string, string>>): Record<s
 /**
  * A container in `ls --json`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ListedContainer {
@@ -59,6 +62,7 @@ export interface ListedContainer {
 /**
  * The `ls --json` document: the containers sorted by ID, label keys sorted.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const listJson = (containers: Iterable<Container>): Array<ListedContainer> =>
@@ -74,6 +78,7 @@ export const listJson = (containers: Iterable<Container>): Array<ListedContainer
 /**
  * A container in `inspect --json`: the `ls --json` fields plus the namespace.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface InspectedContainer {
@@ -96,6 +101,7 @@ export interface InspectedContainer {
 /**
  * The `inspect --json` document, label keys sorted.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const inspectJson = (container: Container): InspectedContainer => {
@@ -111,6 +117,7 @@ export const inspectJson = (container: Container): InspectedContainer => {
  * An event in `events --json` (`name` and `project` only when known, `pid` when the event or
  * the container tells).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EventJson {
@@ -131,6 +138,7 @@ export interface EventJson {
 /**
  * The `events --json` line of an engine event, given what is known about its container.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const eventJson = (event: ContainerEvent, container: Container | undefined): EventJson => {
@@ -156,6 +164,7 @@ export const eventJson = (event: ContainerEvent, container: Container | undefine
 /**
  * The first line of `watch --json`, once the first sync is done.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface WatchReadyJson {
@@ -168,6 +177,7 @@ export interface WatchReadyJson {
 /**
  * The ready line of a portfolio.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const watchReadyJson = (portfolio: Portfolio.Portfolio): WatchReadyJson => ({
@@ -178,6 +188,7 @@ export const watchReadyJson = (portfolio: Portfolio.Portfolio): WatchReadyJson =
 /**
  * A change in `watch --json`, after the ready line.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface WatchEventJson {
@@ -198,6 +209,7 @@ export interface WatchEventJson {
 /**
  * The `watch --json` line of an announced change.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const watchEventJson = (event: WatcherEvent): WatchEventJson => {

@@ -16,6 +16,7 @@ import { groupedTable } from "./TextOutput.ts"
 /**
  * One `--label` filter: the label must exist and, when `value` is given, have that value.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface LabelFilter {
@@ -29,6 +30,7 @@ export interface LabelFilter {
  * Parses `KEY=VALUE` (the label has this value) or `KEY` (the label exists). The value may contain
  * `=`; the key may not be empty.
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const parseLabelFilter = (text: string): Effect.Effect<LabelFilter, UsageError> => {
@@ -41,6 +43,7 @@ export const parseLabelFilter = (text: string): Effect.Effect<LabelFilter, Usage
 /**
  * True when the container passes every filter.
  *
+ * @category predicates
  * @since 0.1.0
  */
 export const matchesLabels = (container: Container, filters: ReadonlyArray<LabelFilter>): boolean =>
@@ -52,6 +55,7 @@ export const matchesLabels = (container: Container, filters: ReadonlyArray<Label
 /**
  * The `ls` subcommand.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const ls: Command.Command<

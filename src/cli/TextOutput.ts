@@ -20,6 +20,7 @@ import { terminalSafe } from "./Sanitize.ts"
  * How text is emphasized: ANSI colours on a capable terminal, nothing otherwise (pipes, files,
  * `NO_COLOR`). Apply a style after padding, never before, so widths stay right.
  *
+ * @category styles
  * @since 0.1.0
  */
 export interface Style {
@@ -42,6 +43,7 @@ const identity = (text: string): string => text
 /**
  * No emphasis.
  *
+ * @category styles
  * @since 0.1.0
  */
 export const plainStyle: Style = {
@@ -58,6 +60,7 @@ const sgr = (code: string) => (text: string): string => (text === "" ? text : `\
 /**
  * ANSI colours.
  *
+ * @category styles
  * @since 0.1.0
  */
 export const ansiStyle: Style = {
@@ -76,6 +79,7 @@ export const ansiStyle: Style = {
 /**
  * Column alignment.
  *
+ * @category tables
  * @since 0.1.0
  */
 export type Align = "left" | "right"
@@ -88,6 +92,7 @@ const padTo = (text: string, width: number, align: Align): string => {
 /**
  * Column widths for these rows (in terminal cells: wide characters count twice).
  *
+ * @category tables
  * @since 0.1.0
  */
 export const columnWidths = (rows: ReadonlyArray<ReadonlyArray<string>>): Array<number> => {
@@ -104,6 +109,7 @@ export const columnWidths = (rows: ReadonlyArray<ReadonlyArray<string>>): Array<
  * One table row: cells padded to the widths, two spaces apart, without trailing blanks. Cells
  * must be terminal-safe already; `styles` emphasize whole cells after padding.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const tableRow = (
@@ -131,6 +137,7 @@ export const tableRow = (
  * marking the cut with `…`. Our own colour sequences (SGR) take no room and are kept; the line
  * must hold no other escape sequences (user text is made terminal-safe first).
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const truncate = (line: string, width: number): string => {
@@ -166,6 +173,7 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" })
 /**
  * The column titles of container tables.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const containerHeader: ReadonlyArray<string> = ["ID", "NAME", "PID", "STATE"]
@@ -175,6 +183,7 @@ const containerAlign: ReadonlyArray<Align> = ["left", "left", "right", "left"]
 /**
  * A container's cells: ID, name, PID, state — terminal-safe.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const containerCells = (container: Container): Array<string> => [
@@ -188,6 +197,7 @@ export const containerCells = (container: Container): Array<string> => [
  * Containers grouped by project: named projects sorted by name, then the containers of no
  * project; each group sorted by ID.
  *
+ * @category ordering
  * @since 0.1.0
  */
 export const groupByProject = (
@@ -207,6 +217,7 @@ export const groupByProject = (
 /**
  * The heading of a project group: `PROJECT name`, or `NO PROJECT` for containers of none.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const projectHeading = (project: string): string =>
@@ -216,6 +227,7 @@ export const projectHeading = (project: string): string =>
  * A per-container note in the last column of a grouped table (e.g. a recent change), and how to
  * emphasize that row.
  *
+ * @category tables
  * @since 0.1.0
  */
 export interface RowNote {
@@ -229,6 +241,7 @@ export interface RowNote {
  * The alive containers as tables grouped by project (see {@link groupByProject}), columns aligned
  * across all groups, group after group separated by a blank line.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const groupedTable = (
@@ -260,6 +273,7 @@ export const groupedTable = (
 /**
  * A container's details for `inspect`: one `FIELD  value` line each, labels sorted by key.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const inspectLines = (container: Container, style: Style): Array<string> => {
@@ -287,6 +301,7 @@ export const inspectLines = (container: Container, style: Style): Array<string> 
 /**
  * What an event line shows.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EventFacts {
@@ -310,6 +325,7 @@ export interface EventFacts {
  * The facts of an engine event, for {@link eventLine}: those of its `events --json` line (see
  * `JsonOutput.eventJson`), with the ISO 8601 timestamp as the time, and the exit status.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const eventFacts = (event: ContainerEvent, container: Container | undefined): EventFacts => {
@@ -320,6 +336,7 @@ export const eventFacts = (event: ContainerEvent, container: Container | undefin
 /**
  * The facts of a change the Watcher announced, for {@link eventLine}; `time` as the caller shows it.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const changeFacts = (event: WatcherEvent, time: string): EventFacts => ({
@@ -336,6 +353,7 @@ export const changeFacts = (event: WatcherEvent, time: string): EventFacts => ({
  * The colour of an event type (see {@link EventFacts.type}): green starts, red exits, yellow
  * pauses, cyan the rest.
  *
+ * @category styles
  * @since 0.1.0
  */
 export const eventStyle = (type: string, style: Style): (text: string) => string =>
@@ -350,6 +368,7 @@ export const eventStyle = (type: string, style: Style): (text: string) => string
 /**
  * One event for people: `time  type  id (name)  pid N  project P`, terminal-safe.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const eventLine = (event: EventFacts, style: Style = plainStyle): string => {

@@ -153,6 +153,7 @@ const screenView = (selected: EngineSelection, style: Style): View => (watcher, 
 /**
  * The `watch` subcommand.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const watch: Command.Command<

@@ -18,6 +18,7 @@ import { changeFacts, eventLine, eventStyle, groupByProject, groupedTable, type 
 /**
  * How long a changed container stays highlighted.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const highlightMillis = 10_000
@@ -25,6 +26,7 @@ export const highlightMillis = 10_000
 /**
  * How many recent events the screen keeps.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const recentEventCount = 8
@@ -32,6 +34,7 @@ export const recentEventCount = 8
 /**
  * Everything one frame shows.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ScreenState {
@@ -56,6 +59,7 @@ export interface ScreenState {
 /**
  * A clock time for people, `HH:MM:SS` in the local time zone.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const clockTime = (epochMillis: number): string => {
@@ -68,6 +72,7 @@ const plural = (count: number, noun: string): string => `${count} ${noun}${count
 /**
  * The status line: what the watcher is doing (first: a narrow terminal cuts the end), and where.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const statusLine = (state: ScreenState, style: Style): string => {
@@ -97,6 +102,7 @@ export const statusLine = (state: ScreenState, style: Style): string => {
 /**
  * The totals line, e.g. `4 containers, 1 paused, 2 projects`.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const totalsLine = (portfolio: Portfolio.Portfolio): string => {
@@ -108,6 +114,7 @@ export const totalsLine = (portfolio: Portfolio.Portfolio): string => {
 /**
  * The notes of containers changed within {@link highlightMillis}: the latest change and its time.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const recentNotes = (state: ScreenState, style: Style): Map<string, RowNote> => {
@@ -128,6 +135,7 @@ export const recentNotes = (state: ScreenState, style: Style): Map<string, RowNo
  * One frame: at most `rows - 1` lines (the cursor rests on the last row), none wider than
  * `columns`. When the terminal is too small, the portfolio is cut and says how much is hidden.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const renderScreen = (state: ScreenState, style: Style): Array<string> => {
@@ -161,6 +169,7 @@ export const renderScreen = (state: ScreenState, style: Style): Array<string> =>
  * The escape sequences that draw a frame over the previous one: cursor home, each line cleared
  * to its end, everything below cleared.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const frame = (lines: ReadonlyArray<string>): string => `\x1b[H${lines.map((line) => `${line}\x1b[K`).join("\n")}\x1b[J`
@@ -168,6 +177,7 @@ export const frame = (lines: ReadonlyArray<string>): string => `\x1b[H${lines.ma
 /**
  * Before the first frame: hide the cursor and clear the screen.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const enterScreen = "\x1b[?25l\x1b[H\x1b[2J"
@@ -175,6 +185,7 @@ export const enterScreen = "\x1b[?25l\x1b[H\x1b[2J"
 /**
  * After the last frame: show the cursor again (the last frame stays visible).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const leaveScreen = "\x1b[?25h"
