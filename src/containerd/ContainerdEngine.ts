@@ -59,6 +59,7 @@ import * as NamespaceFilter from "./NamespaceFilter.ts"
 /**
  * This engine's type identifier.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const Type = "containerd.io"
@@ -66,6 +67,7 @@ export const Type = "containerd.io"
 /**
  * The topic of the marker events `subscribe` publishes to learn that its subscription is live.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const SyncMarkerTopic = "/effect-whalewatcher/sync"
@@ -73,6 +75,7 @@ export const SyncMarkerTopic = "/effect-whalewatcher/sync"
 /**
  * The Any type name of the marker events' payload (its bytes are a random token).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const SyncMarkerTypeName = "effect-whalewatcher.SyncMarker"
@@ -80,6 +83,7 @@ export const SyncMarkerTypeName = "effect-whalewatcher.SyncMarker"
 /**
  * Options of the containerd engine.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerdEngineOptions {
@@ -112,6 +116,7 @@ export interface ContainerdEngineOptions {
  * `exec-exit` (an exec'd process exited), `unknown` (unexpected type or empty id), `garbled`
  * (payload did not decode).
  *
+ * @category models
  * @since 0.1.0
  */
 export type SkippedEvents = Readonly<Record<Skipped, number>>
@@ -119,6 +124,7 @@ export type SkippedEvents = Readonly<Record<Skipped, number>>
 /**
  * The containerd engine client: the EngineClient interface plus containerd specifics.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerdEngineShape extends EngineClientShape {
@@ -163,6 +169,7 @@ const isTooLarge = (error: CallError): boolean =>
 /**
  * Builds the engine client from its services.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -526,6 +533,7 @@ export const make = (
  *   Layer.provide(LabelMapping.layer)
  * )
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (
@@ -543,6 +551,7 @@ export const layer = (
  *
  * const engine = ContainerdEngine.layerConfig({ ignoreAlsoNamespaces: ["buildkit"] })
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const layerConfig = (

@@ -12,6 +12,7 @@ import * as DisplayId from "./DisplayId.ts"
 /**
  * The label key prefix nerdctl uses for its own labels.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const NerdctlLabelPrefix = "nerdctl/"
@@ -19,6 +20,7 @@ export const NerdctlLabelPrefix = "nerdctl/"
 /**
  * The label in which nerdctl stores a container's name (as opposed to its ID).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const NerdctlNameLabel = `${NerdctlLabelPrefix}name`
@@ -26,6 +28,7 @@ export const NerdctlNameLabel = `${NerdctlLabelPrefix}name`
 /**
  * The label naming the compose project a container is part of.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const ComposerProjectLabel = "com.docker.compose.project"
@@ -34,6 +37,7 @@ export const ComposerProjectLabel = "com.docker.compose.project"
  * The namespace in which display IDs and names carry no namespace prefix (the same as
  * {@link DisplayId.DefaultNamespace}).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const DefaultNamespace: "default" = DisplayId.DefaultNamespace
@@ -41,6 +45,7 @@ export const DefaultNamespace: "default" = DisplayId.DefaultNamespace
 /**
  * A label mapping.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface LabelMappingShape {
@@ -63,6 +68,7 @@ export interface LabelMappingShape {
  *   Layer.provide(LabelMapping.fromLabels({ nameLabel: "app.name", projectLabel: "app.stack" }))
  * )
  * ```
+ * @category services
  * @since 0.1.0
  */
 export const LabelMapping: Context.Service<LabelMapping, LabelMappingShape> = Context.Service<
@@ -73,6 +79,7 @@ export const LabelMapping: Context.Service<LabelMapping, LabelMappingShape> = Co
 /**
  * The identifier type of the {@link LabelMapping} service.
  *
+ * @category services
  * @since 0.1.0
  */
 export interface LabelMapping {
@@ -84,6 +91,7 @@ export interface LabelMapping {
  * The display ID of a container: its id in the `default` namespace, else `namespace/id`.
  *
  * @deprecated Use {@link DisplayId.make}; the display-ID helpers live in their own module.
+ * @category constructors
  * @since 0.1.0
  */
 export const displayId: (namespace: string, id: string) => string = DisplayId.make
@@ -92,6 +100,7 @@ export const displayId: (namespace: string, id: string) => string = DisplayId.ma
  * Splits a display ID (or a name of the same form) into namespace and id.
  *
  * @deprecated Use {@link DisplayId.parse}; the display-ID helpers live in their own module.
+ * @category parsing
  * @since 0.1.0
  */
 export const parseDisplayId: (displayIdOrName: string) => DisplayId.Parts = DisplayId.parse
@@ -100,6 +109,7 @@ export const parseDisplayId: (displayIdOrName: string) => DisplayId.Parts = Disp
  * A mapping that reads the name and project from the given labels; a container without the name
  * label is named by its display ID.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -119,6 +129,7 @@ export const make = (
 /**
  * The default mapping (nerdctl name, compose project).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer: Layer.Layer<LabelMapping> = Layer.succeed(LabelMapping, make())
@@ -126,6 +137,7 @@ export const layer: Layer.Layer<LabelMapping> = Layer.succeed(LabelMapping, make
 /**
  * A mapping from other labels.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const fromLabels = (
@@ -135,6 +147,7 @@ export const fromLabels = (
 /**
  * A mapping of your own.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const custom = (mapping: LabelMappingShape): Layer.Layer<LabelMapping> => Layer.succeed(LabelMapping, mapping)

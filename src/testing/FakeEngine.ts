@@ -38,6 +38,7 @@ import * as Watcher from "../Watcher.ts"
 /**
  * The EngineClient operations the fake counts, slows down and fails on request.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Operation = "list" | "subscribe" | "resolveStarted" | "inspect" | "checkProcess"
@@ -45,6 +46,7 @@ export type Operation = "list" | "subscribe" | "resolveStarted" | "inspect" | "c
 /**
  * One step of a call, as recorded in {@link FakeEngine.journal}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface JournalEntry {
@@ -61,6 +63,7 @@ export interface JournalEntry {
  * taken (its changes are in the list, and their events reach the live subscriptions), `after`
  * just after it (its changes are not in the list).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ListHooks {
@@ -73,6 +76,7 @@ export interface ListHooks {
 /**
  * What a container is made of when it is created.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerSpec {
@@ -91,6 +95,7 @@ export interface ContainerSpec {
  * `namespace/` prefix (`shop/db` labelled `database` is named `shop/database`); the project from
  * `com.docker.compose.project`, else `""`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FakeLabelMapping {
@@ -103,6 +108,7 @@ export interface FakeLabelMapping {
 /**
  * Options of {@link make}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FakeEngineOptions {
@@ -149,6 +155,7 @@ interface Subscriber {
  * The fake engine. Its state-changing methods are synchronous (usable anywhere, e.g. in list
  * hooks) and throw on impossible transitions (starting a running container, pausing a stopped one).
  *
+ * @category models
  * @since 0.1.0
  */
 export class FakeEngine {
@@ -535,6 +542,7 @@ export class FakeEngine {
 /**
  * A new, empty fake engine.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: FakeEngineOptions = {}): FakeEngine => new FakeEngine(options)
@@ -542,6 +550,7 @@ export const make = (options: FakeEngineOptions = {}): FakeEngine => new FakeEng
 /**
  * The fake as the EngineClient service.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (fake: FakeEngine): Layer.Layer<EngineClient> => Layer.succeed(EngineClient, fake.engine)
@@ -566,6 +575,7 @@ export const layer = (fake: FakeEngine): Layer.Layer<EngineClient> => Layer.succ
  *   // started._tag === "Started", started.container.id === "web"
  * }).pipe(Effect.scoped, Effect.provide(FakeEngine.watcherLayer(fake)))
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const watcherLayer = (
