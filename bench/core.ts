@@ -80,7 +80,7 @@ const makeEvents = (ids: ReadonlyArray<string>, count: number, workload: Workloa
           namespace,
           timestamp,
           labels,
-          name: labels["nerdctl/name"]!,
+          name: `${namespace}/${labels["nerdctl/name"]!}`,
           project: labels["com.docker.compose.project"]!
         })
         break

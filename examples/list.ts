@@ -8,8 +8,8 @@
  */
 import { Console, Effect } from "effect"
 import { EngineClient } from "../src/index.ts"
-import { byId, listJson } from "../src/cli/format.ts"
-import { terminalSafe } from "../src/cli/sanitize.ts"
+import { byId, listJson } from "../src/cli/JsonOutput.ts"
+import { terminalSafe } from "../src/cli/Sanitize.ts"
 import { engineLayer, exampleFlags, runExample, table } from "./support.ts"
 
 const flags = exampleFlags()
@@ -18,7 +18,7 @@ const program = Effect.gen(function*() {
   const engine = yield* EngineClient.EngineClient
   const containers = byId(yield* engine.list)
   if (flags.json) {
-    yield* Console.log(listJson(containers))
+    yield* Console.log(JSON.stringify(listJson(containers)))
     return
   }
   yield* Console.log(

@@ -3,14 +3,9 @@
  * compose project, then one line per change; or, with `json`, one JSON object per line.
  */
 import { Console, DateTime, Effect, Stream } from "effect"
-import { ContainerEvent, Portfolio, Watcher } from "../src/index.ts"
-import { changeFacts, eventLine, groupedTable, plainStyle } from "../src/cli/format.ts"
-
-/** The JSON line of one announced change. */
-export const changeJson = (event: Watcher.WatcherEvent): string => {
-  const { id, name, paused, pid, project } = event.container
-  return JSON.stringify({ type: ContainerEvent.typeName(event), id, name, project, pid, paused })
-}
+import { Portfolio, Watcher } from "../src/index.ts"
+import { watchEventJson, watchReadyJson } from "../src/cli/JsonOutput.ts"
+import { changeFacts, eventLine, groupedTable, plainStyle } from "../src/cli/TextOutput.ts"
 
 /** The portfolio as text: a count, then the CLI's tables grouped by project (`whalewatcher ls`). */
 export const portfolioText = (portfolio: Portfolio.Portfolio): string => {
@@ -35,8 +30,8 @@ export const watchView = (options: { readonly json: boolean }): Effect.Effect<vo
     yield* watcher.ready
     const { events, portfolio } = yield* watcher.subscribe
     if (options.json) {
-      yield* Console.log(JSON.stringify({ type: "ready", containers: Portfolio.size(portfolio) }))
-      return yield* events.pipe(Stream.runForEach((event) => Console.log(changeJson(event))))
+      yield* Console.log(JSON.stringify(watchReadyJson(portfolio)))
+      return yield* events.pipe(Stream.runForEach((event) => Console.log(JSON.stringify(watchEventJson(event)))))
     }
     yield* Console.log(`${portfolioText(portfolio)}\n`)
     const changes = events.pipe(Stream.tap((event) => Console.log(changeText(event))))

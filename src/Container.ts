@@ -12,6 +12,7 @@ import { Schema } from "effect"
 /**
  * One alive container.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Container {
@@ -39,6 +40,7 @@ export interface Container {
 /**
  * The Schema of {@link Container}, e.g. to decode containers from JSON.
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Container: Schema.Codec<Container> = Schema.Struct({
@@ -55,6 +57,7 @@ export const Container: Schema.Codec<Container> = Schema.Struct({
 /**
  * The project name of containers that belong to no compose project.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const NoProject = ""
@@ -62,6 +65,7 @@ export const NoProject = ""
 /**
  * A copy with some fields changed.
  *
+ * @category transforming
  * @since 0.1.0
  */
 export const update = (container: Container, changes: Partial<Container>): Container => ({ ...container, ...changes })
@@ -69,6 +73,7 @@ export const update = (container: Container, changes: Partial<Container>): Conta
 /**
  * True when two containers describe the same state (enrichment is compared by reference).
  *
+ * @category predicates
  * @since 0.1.0
  */
 export const equals = (a: Container, b: Container): boolean =>
@@ -80,6 +85,7 @@ export const equals = (a: Container, b: Container): boolean =>
 /**
  * True when two label sets are equal.
  *
+ * @category predicates
  * @since 0.1.0
  */
 export const labelsEqual = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean => {

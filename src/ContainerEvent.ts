@@ -14,6 +14,7 @@ import { DateTime, Schema } from "effect"
 /**
  * What every lifecycle event carries.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EventBase {
@@ -32,6 +33,7 @@ export interface EventBase {
 /**
  * The container's initial process started: it is alive now.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Started extends EventBase {
@@ -45,6 +47,7 @@ export interface Started extends EventBase {
  * The container's initial process exited: it is not alive any more. (Exits of exec'd processes
  * are never reported as container exits.)
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Exited extends EventBase {
@@ -59,6 +62,7 @@ export interface Exited extends EventBase {
 /**
  * The container was paused.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Paused extends EventBase {
@@ -69,6 +73,7 @@ export interface Paused extends EventBase {
 /**
  * The container was resumed.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Unpaused extends EventBase {
@@ -80,6 +85,7 @@ export interface Unpaused extends EventBase {
  * The container's labels changed (containerd: `/containers/update`); `name` and `project` are
  * derived from the new labels by the engine's label mapping.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Updated extends EventBase {
@@ -96,6 +102,7 @@ export interface Updated extends EventBase {
 /**
  * Any lifecycle event.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ContainerEvent = Started | Exited | Paused | Unpaused | Updated
@@ -111,6 +118,7 @@ const base = {
 /**
  * The Schema of {@link ContainerEvent} (timestamps as `DateTime.Utc` values).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ContainerEvent: Schema.Codec<ContainerEvent> = Schema.Union([
@@ -133,6 +141,7 @@ export const ContainerEvent: Schema.Codec<ContainerEvent> = Schema.Union([
 /**
  * The lower-case type name used in JSON output: `started`, `exited`, `paused`, `unpaused`, `updated`.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const typeName = (event: { readonly _tag: ContainerEvent["_tag"] }): string => event._tag.toLowerCase()
@@ -140,6 +149,7 @@ export const typeName = (event: { readonly _tag: ContainerEvent["_tag"] }): stri
 /**
  * The event's timestamp as an ISO 8601 string.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const isoTimestamp = (event: { readonly timestamp: DateTime.Utc }): string => DateTime.formatIso(event.timestamp)

@@ -15,6 +15,7 @@ import type { EngineError } from "./EngineError.ts"
  * A live event subscription, handed over as the queue the engine client itself fills: what is in
  * it at any moment is exactly what has reached the client so far, with no forwarding in between.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EngineSubscription {
@@ -29,6 +30,7 @@ export interface EngineSubscription {
  * `Alive` with its PID and pause state, `Gone` when it has none (exited, never started, or no
  * such container), `Unknown` when the engine cannot tell now.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ProcessCheck =
@@ -39,6 +41,7 @@ export type ProcessCheck =
 /**
  * What an engine client offers.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EngineClientShape {
@@ -105,6 +108,7 @@ export interface EngineClientShape {
 /**
  * What {@link EngineClientShape.survey} found.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Survey {
@@ -127,6 +131,7 @@ export interface Survey {
  *   for (const container of yield* engine.list) yield* Console.log(container.name, container.pid)
  * })
  * ```
+ * @category services
  * @since 0.1.0
  */
 export const EngineClient: Context.Service<EngineClient, EngineClientShape> = Context.Service<
@@ -137,6 +142,7 @@ export const EngineClient: Context.Service<EngineClient, EngineClientShape> = Co
 /**
  * The identifier type of the {@link EngineClient} service.
  *
+ * @category services
  * @since 0.1.0
  */
 export interface EngineClient {

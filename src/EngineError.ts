@@ -27,6 +27,7 @@ const TypeId = "~effect-whalewatcher/EngineError" as const
  * - `Unavailable`: the engine said it cannot serve now (e.g. it is shutting down);
  * - `Closed`: the connection's scope was closed; it serves no more calls.
  *
+ * @category errors
  * @since 0.1.0
  */
 export type UnavailableReason =
@@ -55,6 +56,7 @@ const reasonHints: Record<UnavailableReason, string> = {
 /**
  * Fields of {@link EngineUnavailable}.
  *
+ * @category errors
  * @since 0.1.0
  */
 export interface EngineUnavailableFields {
@@ -86,6 +88,7 @@ const EngineUnavailableBase: TaggedErrorClass<"EngineUnavailable", EngineUnavail
  *     Effect.logWarning(`${error.reason} at ${error.address}: ${error.message}`))
  * )
  * ```
+ * @category errors
  * @since 0.1.0
  */
 export class EngineUnavailable extends EngineUnavailableBase {
@@ -111,6 +114,7 @@ export class EngineUnavailable extends EngineUnavailableBase {
 /**
  * Fields of {@link EngineRequestError}.
  *
+ * @category errors
  * @since 0.1.0
  */
 export interface EngineRequestErrorFields {
@@ -134,6 +138,7 @@ const EngineRequestErrorBase: TaggedErrorClass<"EngineRequestError", EngineReque
  * The engine answered a request with an error status (for containerd: a gRPC status other than
  * the connection-level ones mapped to {@link EngineUnavailable}).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class EngineRequestError extends EngineRequestErrorBase {
@@ -160,6 +165,7 @@ export class EngineRequestError extends EngineRequestErrorBase {
 /**
  * Fields of {@link ContainerNotFound}.
  *
+ * @category errors
  * @since 0.1.0
  */
 export interface ContainerNotFoundFields {
@@ -174,6 +180,7 @@ const ContainerNotFoundBase: TaggedErrorClass<"ContainerNotFound", ContainerNotF
 /**
  * No container with this name or ID exists (or it lives in a namespace the client ignores).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ContainerNotFound extends ContainerNotFoundBase {
@@ -194,6 +201,7 @@ export class ContainerNotFound extends ContainerNotFoundBase {
 /**
  * Fields of {@link ProcesslessContainer}.
  *
+ * @category errors
  * @since 0.1.0
  */
 export interface ProcesslessContainerFields {
@@ -209,6 +217,7 @@ const ProcesslessContainerBase: TaggedErrorClass<"ProcesslessContainer", Process
  * The container exists but has no initial process: it was created and never started, or its
  * process has exited and was not yet deleted. Such a container is not alive.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ProcesslessContainer extends ProcesslessContainerBase {
@@ -229,6 +238,7 @@ export class ProcesslessContainer extends ProcesslessContainerBase {
 /**
  * Any error of an engine client.
  *
+ * @category errors
  * @since 0.1.0
  */
 export type EngineError = EngineUnavailable | EngineRequestError | ContainerNotFound | ProcesslessContainer
@@ -236,6 +246,7 @@ export type EngineError = EngineUnavailable | EngineRequestError | ContainerNotF
 /**
  * True for any {@link EngineError}.
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isEngineError = (u: unknown): u is EngineError => Predicate.hasProperty(u, TypeId)

@@ -33,6 +33,7 @@ import { withMember, withName, withoutMember, withoutName } from "./internal/por
 /**
  * The containers of one compose project.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Project {
@@ -49,6 +50,7 @@ export interface Project {
  * An immutable portfolio of alive containers. Build one with {@link fromContainers} or
  * {@link set}; the indexes are kept consistent by this module's functions.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Portfolio {
@@ -67,6 +69,7 @@ const noProject: Project = { name: Container.NoProject, ids: HashSet.empty() }
 /**
  * The empty portfolio (with the unnamed project only).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const empty: Portfolio = {
@@ -79,6 +82,7 @@ export const empty: Portfolio = {
 /**
  * A portfolio of the given containers (a later container replaces an earlier one with the same ID).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const fromContainers = (containers: Iterable<Container.Container>): Portfolio => {
@@ -94,6 +98,7 @@ export const fromContainers = (containers: Iterable<Container.Container>): Portf
 /**
  * The container with this display ID.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const get = (portfolio: Portfolio, id: string): Container.Container | undefined =>
@@ -102,6 +107,7 @@ export const get = (portfolio: Portfolio, id: string): Container.Container | und
 /**
  * True when a container with this display ID is alive.
  *
+ * @category predicates
  * @since 0.1.0
  */
 export const has = (portfolio: Portfolio, id: string): boolean => HashMap.has(portfolio.byId, id)
@@ -110,6 +116,7 @@ export const has = (portfolio: Portfolio, id: string): boolean => HashMap.has(po
  * The container with this name; when several share it (in different namespaces), the one with
  * the smallest display ID.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const getByName = (portfolio: Portfolio, name: string): Container.Container | undefined => {
@@ -120,6 +127,7 @@ export const getByName = (portfolio: Portfolio, name: string): Container.Contain
 /**
  * All containers with this name, by display ID.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const getAllByName = (portfolio: Portfolio, name: string): ReadonlyArray<Container.Container> => {
@@ -130,6 +138,7 @@ export const getAllByName = (portfolio: Portfolio, name: string): ReadonlyArray<
 /**
  * The container with this display ID, else the one with this name (as engines' inspect does).
  *
+ * @category getters
  * @since 0.1.0
  */
 export const find = (portfolio: Portfolio, nameOrId: string): Container.Container | undefined =>
@@ -138,6 +147,7 @@ export const find = (portfolio: Portfolio, nameOrId: string): Container.Containe
 /**
  * The project with this name (`""`: the containers of no project), if it has containers or is `""`.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const project = (portfolio: Portfolio, name: string): Project | undefined =>
@@ -146,6 +156,7 @@ export const project = (portfolio: Portfolio, name: string): Project | undefined
 /**
  * The names of all projects, sorted; always includes `""`.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const projectNames = (portfolio: Portfolio): ReadonlyArray<string> =>
@@ -154,6 +165,7 @@ export const projectNames = (portfolio: Portfolio): ReadonlyArray<string> =>
 /**
  * The containers of a project, sorted by display ID (empty for an unknown project).
  *
+ * @category getters
  * @since 0.1.0
  */
 export const projectContainers = (portfolio: Portfolio, name: string): ReadonlyArray<Container.Container> => {
@@ -164,6 +176,7 @@ export const projectContainers = (portfolio: Portfolio, name: string): ReadonlyA
 /**
  * All containers, sorted by display ID.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const containers = (portfolio: Portfolio): ReadonlyArray<Container.Container> =>
@@ -172,6 +185,7 @@ export const containers = (portfolio: Portfolio): ReadonlyArray<Container.Contai
 /**
  * How many containers are alive.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const size = (portfolio: Portfolio): number => HashMap.size(portfolio.byId)
@@ -179,6 +193,7 @@ export const size = (portfolio: Portfolio): number => HashMap.size(portfolio.byI
 /**
  * Totals of a portfolio.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Totals {
@@ -193,6 +208,7 @@ export interface Totals {
 /**
  * The totals of a portfolio, in constant time.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const totals = (portfolio: Portfolio): Totals => ({
@@ -204,6 +220,7 @@ export const totals = (portfolio: Portfolio): Totals => ({
 /**
  * True when both portfolios hold equal containers (see {@link Container.equals}).
  *
+ * @category predicates
  * @since 0.1.0
  */
 export const equals = (a: Portfolio, b: Portfolio): boolean => {
@@ -223,6 +240,7 @@ export const equals = (a: Portfolio, b: Portfolio): boolean => {
 /**
  * Adds a container, or replaces the one with the same display ID.
  *
+ * @category transforming
  * @since 0.1.0
  */
 export const set = (portfolio: Portfolio, container: Container.Container): Portfolio =>
@@ -256,6 +274,7 @@ const replace = (
 /**
  * Removes the container with this display ID (the same portfolio when there is none).
  *
+ * @category transforming
  * @since 0.1.0
  */
 export const remove = (portfolio: Portfolio, id: string): Portfolio => {
@@ -282,24 +301,26 @@ const sortById = (values: Iterable<Container.Container>): Array<Container.Contai
 /**
  * A container instance became alive (a new container, or a new initial process of a known one).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Started {
   /** The change's type. */
   readonly _tag: "Started"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container, alive now. */
   readonly container: Container.Container
 }
 
 /**
  * A container instance ended; `container` is its last known state.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Exited {
   /** The change's type. */
   readonly _tag: "Exited"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container's last known state. */
   readonly container: Container.Container
   /** The exit status, when the engine reported it (never for exits noticed by a resync). */
   readonly exitStatus?: number | undefined
@@ -308,36 +329,39 @@ export interface Exited {
 /**
  * A container was paused; `container` is its new state.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Paused {
   /** The change's type. */
   readonly _tag: "Paused"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container, paused now. */
   readonly container: Container.Container
 }
 
 /**
  * A container was resumed; `container` is its new state.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Unpaused {
   /** The change's type. */
   readonly _tag: "Unpaused"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container, running again. */
   readonly container: Container.Container
 }
 
 /**
  * A container's name, project, labels or enrichment changed; `container` is its new state.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Updated {
   /** The change's type. */
   readonly _tag: "Updated"
-  /** The container after the change (for `Exited`: its last known state). */
+  /** The container after the change. */
   readonly container: Container.Container
   /** The state before the change. */
   readonly previous: Container.Container
@@ -346,6 +370,7 @@ export interface Updated {
 /**
  * A lifecycle change of one container.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Change = Started | Exited | Paused | Unpaused | Updated
@@ -354,6 +379,7 @@ export type Change = Started | Exited | Paused | Unpaused | Updated
  * Applies an announced change (e.g. to keep a copy of the portfolio from announced events):
  * `Exited` removes the container, every other change sets it.
  *
+ * @category changes
  * @since 0.1.0
  */
 export const applyChange = (portfolio: Portfolio, change: Change): Portfolio =>
@@ -365,6 +391,7 @@ export const applyChange = (portfolio: Portfolio, change: Change): Portfolio =>
  * `Updated` for a changed name, project, labels or enrichment, then `Paused` or `Unpaused`.
  * Applying them to `before` with {@link applyChange} gives a portfolio equal to `after`.
  *
+ * @category changes
  * @since 0.1.0
  */
 export const diff = (before: Portfolio, after: Portfolio): ReadonlyArray<Change> => {
@@ -399,6 +426,7 @@ export const diff = (before: Portfolio, after: Portfolio): ReadonlyArray<Change>
  * The result of applying an engine event: the new portfolio and the changes to announce (none
  * when the event changed nothing).
  *
+ * @category event rules
  * @since 0.1.0
  */
 export interface Applied {
@@ -414,6 +442,7 @@ const unchanged = (portfolio: Portfolio): Applied => ({ portfolio, changes: [] }
  * True when the portfolio already holds this instance (same display ID and initial PID): its
  * `Started` event needs no look-up and changes nothing.
  *
+ * @category event rules
  * @since 0.1.0
  */
 export const isKnownInstance = (portfolio: Portfolio, id: string, pid: number): boolean =>
@@ -424,6 +453,7 @@ export const isKnownInstance = (portfolio: Portfolio, id: string, pid: number): 
  * nothing for a known instance; a new instance of a known container (another PID) ends the old
  * one first (`Exited` then `Started`).
  *
+ * @category event rules
  * @since 0.1.0
  */
 export const applyStarted = (portfolio: Portfolio, container: Container.Container): Applied => {
@@ -447,6 +477,7 @@ export const applyStarted = (portfolio: Portfolio, container: Container.Containe
  *
  * Events for unknown containers change nothing.
  *
+ * @category event rules
  * @since 0.1.0
  */
 export const applyEvent = (
@@ -490,6 +521,7 @@ export const applyEvent = (
  * event naming the listed PID), the events up to that exit are dropped: they are about older
  * instances, and the list already shows what followed.
  *
+ * @category event rules
  * @since 0.1.0
  */
 export const skipReflected = (

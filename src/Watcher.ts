@@ -54,6 +54,7 @@ import type * as Portfolio from "./Portfolio.ts"
  * `Updated`, each carrying the whole container and the engine's timestamp (for changes found by
  * a resync after a reconnect: the time of the resync).
  *
+ * @category models
  * @since 0.1.0
  */
 export type WatcherEvent = Portfolio.Change & {
@@ -64,6 +65,7 @@ export type WatcherEvent = Portfolio.Change & {
 /**
  * The Watcher is taking a fresh list (initially, or after the connection broke).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Syncing {
@@ -76,6 +78,7 @@ export interface Syncing {
 /**
  * The portfolio is current and follows the engine's events.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Live {
@@ -88,6 +91,7 @@ export interface Live {
 /**
  * The last attempt failed; the next one starts at `nextAttemptAt`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Retrying {
@@ -107,6 +111,7 @@ export interface Retrying {
  * The Watcher gave up (its retry schedule ended, e.g. on an error that is not retryable). The
  * portfolio keeps its last value; event streams end.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Stopped {
@@ -119,6 +124,7 @@ export interface Stopped {
 /**
  * What the Watcher is doing.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Status = Syncing | Live | Retrying | Stopped
@@ -126,6 +132,7 @@ export type Status = Syncing | Live | Retrying | Stopped
 /**
  * Fields of {@link EventsLagged}.
  *
+ * @category errors
  * @since 0.1.0
  */
 export interface EventsLaggedFields {
@@ -141,6 +148,7 @@ const EventsLaggedBase: TaggedErrorClass<"EventsLagged", EventsLaggedFields> = t
  * An event subscriber fell more than `capacity` events behind and missed some. Its view is no
  * longer complete: re-read the portfolio (e.g. {@link WatcherShape.subscribe} again).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class EventsLagged extends EventsLaggedBase {
@@ -153,6 +161,7 @@ export class EventsLagged extends EventsLaggedBase {
 /**
  * A portfolio together with the events that follow it.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Subscription {
@@ -197,6 +206,7 @@ export interface View<A> {
 /**
  * What the Watcher offers.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface WatcherShape {
@@ -240,6 +250,7 @@ export interface WatcherShape {
  * })
  * // provide Watcher.layer() and an EngineClient, e.g. ContainerdEngine.layerConfig()
  * ```
+ * @category services
  * @since 0.1.0
  */
 export const Watcher: Context.Service<Watcher, WatcherShape> = Context.Service<Watcher, WatcherShape>(
@@ -249,6 +260,7 @@ export const Watcher: Context.Service<Watcher, WatcherShape> = Context.Service<W
 /**
  * The identifier type of the {@link Watcher} service.
  *
+ * @category services
  * @since 0.1.0
  */
 export interface Watcher {
@@ -265,6 +277,7 @@ export interface Watcher {
  * - `"fail"`: its stream fails with {@link EventsLagged}, so it knows its view is incomplete;
  * - `"slide"`: it silently misses the oldest events it has not taken yet.
  *
+ * @category models
  * @since 0.1.0
  */
 export type LagStrategy = "fail" | "slide"
@@ -272,6 +285,7 @@ export type LagStrategy = "fail" | "slide"
 /**
  * Options of the Watcher.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface WatcherOptions {
@@ -314,6 +328,7 @@ export interface WatcherOptions {
  *   retry: Watcher.retrySchedule({ base: "50 millis", max: "2 seconds" }).pipe(Schedule.upTo({ times: 10 }))
  * })
  * ```
+ * @category constructors
  * @since 0.1.0
  */
 export const retrySchedule = (options: {
@@ -350,6 +365,7 @@ const viewOf = <A>(ref: SubscriptionRef.SubscriptionRef<A>): View<A> => ({
 /**
  * Starts a Watcher in the current scope (the scope's end stops it and ends every subscription).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -487,6 +503,7 @@ const retryLoop = (
  *
  * const WatcherLive = Watcher.layer({ eventCapacity: 4096 }).pipe(Layer.provide(ContainerdEngine.layerConfig()))
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: WatcherOptions = {}): Layer.Layer<Watcher, never, EngineClient> =>

@@ -7,20 +7,23 @@
  */
 import { Console, Effect, Layer, References, type Stdio, type Terminal } from "effect"
 import { CliConfig, CliOutput, Command, GlobalFlag, TerminalCapabilities } from "effect/cli"
+import type { CommandFailed, UsageError } from "./CommandError.ts"
 import type { Connector, GlobalFlags } from "./Connector.ts"
-import { engineFacts, engineKinds } from "./engineKind.ts"
-import { type CommandFailed, describeFailure, ExitCode, exitCodeHelp, formatReport, type UsageError } from "./errors.ts"
-import { events } from "./events.ts"
-import { inspect } from "./inspect.ts"
-import { ls } from "./ls.ts"
-import { root } from "./rootCommand.ts"
-import { terminalSafe, terminalSafeLines } from "./sanitize.ts"
-import { version } from "./version.ts"
-import { watch } from "./watch.ts"
+import { engineFacts, engineKinds } from "./EngineKind.ts"
+import { events } from "./EventsCommand.ts"
+import { ExitCode, exitCodeHelp } from "./ExitCode.ts"
+import { describeFailure, formatReport } from "./FailureReport.ts"
+import { inspect } from "./InspectCommand.ts"
+import { ls } from "./LsCommand.ts"
+import { root } from "./RootCommand.ts"
+import { terminalSafe, terminalSafeLines } from "./Sanitize.ts"
+import { version } from "./Version.ts"
+import { watch } from "./WatchCommand.ts"
 
 /**
  * The whole command tree.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const whalewatcher: Command.Command<
@@ -99,6 +102,7 @@ const presenter: CliOutput.Presenter = {
  * went to the Console (stdout: results; stderr: diagnostics and errors); nothing fails. When the
  * effect is interrupted (Ctrl-C), its scopes close: subscriptions and connections end.
  *
+ * @category running
  * @since 0.1.0
  */
 export const run = (args: ReadonlyArray<string>): Effect.Effect<ExitCode, never, Command.Environment | Connector> =>

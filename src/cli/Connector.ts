@@ -14,8 +14,8 @@ import * as NamespaceFilter from "../containerd/NamespaceFilter.ts"
 import * as DockerConnection from "../docker/DockerConnection.ts"
 import * as DockerEngine from "../docker/DockerEngine.ts"
 import type { EngineClient } from "../EngineClient.ts"
-import { engineFacts, type EngineKind } from "./engineKind.ts"
-import { type AddressSource, UsageError } from "./errors.ts"
+import { UsageError } from "./CommandError.ts"
+import { engineFacts, type EngineKind } from "./EngineKind.ts"
 
 /**
  * Which namespaces to look at:
@@ -23,6 +23,7 @@ import { type AddressSource, UsageError } from "./errors.ts"
  * - `All`: all but `ignore`;
  * - `Only`: just these.
  *
+ * @category models
  * @since 0.1.0
  */
 export type NamespaceSelection =
@@ -31,8 +32,18 @@ export type NamespaceSelection =
   | { readonly _tag: "Only"; readonly namespaces: ReadonlyArray<string> }
 
 /**
+ * Where the socket address came from; error messages say it, because a forgotten
+ * `CONTAINERD_ADDRESS` (or `DOCKER_HOST`) is a common surprise.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type AddressSource = "flag" | "environment" | "default"
+
+/**
  * The engine the command talks to.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EngineSelection {
@@ -49,6 +60,7 @@ export interface EngineSelection {
 /**
  * The global flags as parsed.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface GlobalFlags {
@@ -70,6 +82,7 @@ export interface GlobalFlags {
  * namespace selection from the namespace flags, which must not contradict each other and apply to
  * containerd only.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const selectEngine = (flags: GlobalFlags): Effect.Effect<EngineSelection, UsageError> =>
@@ -134,6 +147,7 @@ const socketPath = (
 /**
  * The namespace filter of a selection.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const namespaceFilter = (selection: NamespaceSelection): Layer.Layer<NamespaceFilter.NamespaceFilter> => {
@@ -150,6 +164,7 @@ export const namespaceFilter = (selection: NamespaceSelection): Layer.Layer<Name
 /**
  * What a connector offers.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ConnectorShape {
@@ -160,6 +175,7 @@ export interface ConnectorShape {
 /**
  * The connector service.
  *
+ * @category services
  * @since 0.1.0
  */
 export const Connector: Context.Service<Connector, ConnectorShape> = Context.Service<Connector, ConnectorShape>(
@@ -169,6 +185,7 @@ export const Connector: Context.Service<Connector, ConnectorShape> = Context.Ser
 /**
  * The identifier type of the {@link Connector} service.
  *
+ * @category services
  * @since 0.1.0
  */
 export interface Connector {
@@ -179,6 +196,7 @@ export interface Connector {
 /**
  * The containerd engine for a selection, with nerdctl's name and compose's project labels.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const containerdEngine = (
@@ -197,6 +215,7 @@ export const containerdEngine = (
  * The Docker Engine API client of Docker or Podman for a selection (the flavor decides the
  * defaults and Podman's one-request list).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const dockerEngine = (selection: EngineSelection): Layer.Layer<EngineClient> => {
@@ -209,6 +228,7 @@ export const dockerEngine = (selection: EngineSelection): Layer.Layer<EngineClie
 /**
  * The real connector: the selected engine at the selected socket.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer: Layer.Layer<Connector> = Layer.succeed(Connector, {

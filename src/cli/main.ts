@@ -14,8 +14,8 @@ import process from "node:process"
 import { Effect, Exit, Layer, Logger } from "effect"
 import { run } from "./Cli.ts"
 import * as Connector from "./Connector.ts"
-import { ExitCode } from "./errors.ts"
-import * as Platform from "./platform.ts"
+import { ExitCode } from "./ExitCode.ts"
+import * as Platform from "./Platform.ts"
 
 const args = process.argv.slice(2)
 // Logs (e.g. the Watcher's warnings) go to stderr: stdout carries only the command's output.

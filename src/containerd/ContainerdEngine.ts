@@ -49,6 +49,7 @@ import {
   MaxMessageBytes
 } from "./ContainerdConnection.ts"
 import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEnricher.ts"
+import * as DisplayId from "./DisplayId.ts"
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
 import { isIdentifier } from "./internal/identifiers.ts"
 import { replacedInLabels } from "./internal/replacedText.ts"
@@ -59,6 +60,7 @@ import * as NamespaceFilter from "./NamespaceFilter.ts"
 /**
  * This engine's type identifier.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const Type = "containerd.io"
@@ -66,6 +68,7 @@ export const Type = "containerd.io"
 /**
  * The topic of the marker events `subscribe` publishes to learn that its subscription is live.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const SyncMarkerTopic = "/effect-whalewatcher/sync"
@@ -73,6 +76,7 @@ export const SyncMarkerTopic = "/effect-whalewatcher/sync"
 /**
  * The Any type name of the marker events' payload (its bytes are a random token).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const SyncMarkerTypeName = "effect-whalewatcher.SyncMarker"
@@ -80,6 +84,7 @@ export const SyncMarkerTypeName = "effect-whalewatcher.SyncMarker"
 /**
  * Options of the containerd engine.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerdEngineOptions {
@@ -112,6 +117,7 @@ export interface ContainerdEngineOptions {
  * `exec-exit` (an exec'd process exited), `unknown` (unexpected type or empty id), `garbled`
  * (payload did not decode).
  *
+ * @category models
  * @since 0.1.0
  */
 export type SkippedEvents = Readonly<Record<Skipped, number>>
@@ -119,6 +125,7 @@ export type SkippedEvents = Readonly<Record<Skipped, number>>
 /**
  * The containerd engine client: the EngineClient interface plus containerd specifics.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerdEngineShape extends EngineClientShape {
@@ -177,6 +184,7 @@ const markerSchedule: Schedule.Schedule<Duration.Duration> = Schedule.min([
 /**
  * Builds the engine client from its services.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -204,7 +212,7 @@ export const make = (
     const toContainer = (namespace: string, record: ContainerdContainer, task: Process): Effect.Effect<Container> => {
       replacedTexts += replacedInLabels(record.labels)
       const container: Container = {
-        id: LabelMapping.displayId(namespace, record.id),
+        id: DisplayId.make(namespace, record.id),
         name: mapping.name(namespace, record.id, record.labels),
         labels: record.labels,
         pid: task.pid,
@@ -245,7 +253,7 @@ export const make = (
         Effect.catchIf(isTooLarge, () =>
           Effect.as(
             Effect.logWarning(
-              `effect-whalewatcher: the record of container ${LabelMapping.displayId(namespace, id)} is larger ` +
+              `effect-whalewatcher: the record of container ${DisplayId.make(namespace, id)} is larger ` +
                 `than ${MaxMessageBytes} bytes; it is kept without its labels`
             ),
             Option.some(create(ContainerSchema, { id }))
@@ -293,7 +301,7 @@ export const make = (
         const records = new Map(containers.records.map((record) => [record.id, record]))
         // Tasks.List fills `id` with the container id (container_id stays empty).
         const undetermined = tasks.tasks.filter(isUndetermined).map((task) =>
-          LabelMapping.displayId(namespace, task.id || task.containerId)
+          DisplayId.make(namespace, task.id || task.containerId)
         )
         const alive = yield* Effect.forEach(
           tasks.tasks.filter(isAlive),
@@ -329,7 +337,7 @@ export const make = (
         const match = Option.isSome(found) ? found.value : yield* findByName(nameOrId)
         if (match === undefined) return yield* new ContainerNotFound({ address, nameOrId })
         const { namespace, record } = match
-        const processless = new ProcesslessContainer({ address, id: LabelMapping.displayId(namespace, record.id) })
+        const processless = new ProcesslessContainer({ address, id: DisplayId.make(namespace, record.id) })
         const task = yield* connection.call(
           "Tasks.Get",
           (clients, o) => clients.tasks.get({ containerId: record.id }, o),
@@ -346,7 +354,7 @@ export const make = (
     const findById = (
       displayId: string
     ): Effect.Effect<Option.Option<{ namespace: string; record: ContainerdContainer }>, CallError> => {
-      const { id, namespace } = LabelMapping.parseDisplayId(displayId)
+      const { id, namespace } = DisplayId.parse(displayId)
       if (!isIdentifier(namespace) || !isIdentifier(id) || !filter.allows(namespace)) return Effect.succeedNone
       return Effect.map(getContainer(namespace, id), Option.map((record) => ({ namespace, record })))
     }
@@ -367,7 +375,7 @@ export const make = (
             Effect.map((listed) =>
               listed.records
                 .filter((record) => mapping.name(namespace, record.id, record.labels) === name)
-                .map((record) => ({ namespace, record, displayId: LabelMapping.displayId(namespace, record.id) }))
+                .map((record) => ({ namespace, record, displayId: DisplayId.make(namespace, record.id) }))
             )
           ), { concurrency: listConcurrency })
         const matches = perNamespace.flat().sort((a, b) => a.displayId < b.displayId ? -1 : a.displayId > b.displayId ? 1 : 0)
@@ -376,7 +384,7 @@ export const make = (
 
     const resolveStarted = (event: Started): Effect.Effect<Container, EngineError> =>
       Effect.gen(function*() {
-        const { id } = LabelMapping.parseDisplayId(event.id)
+        const { id } = DisplayId.parse(event.id)
         const record = yield* getContainer(event.namespace, id)
         if (Option.isNone(record)) return yield* new ContainerNotFound({ address, nameOrId: event.id })
         const task = create(ProcessSchema, { id, pid: event.pid, status: Status.RUNNING })
@@ -481,7 +489,7 @@ export const make = (
 
     const checkProcess = (displayId: string): Effect.Effect<ProcessCheck, EngineError> =>
       Effect.gen(function*() {
-        const { id, namespace } = LabelMapping.parseDisplayId(displayId)
+        const { id, namespace } = DisplayId.parse(displayId)
         if (!filter.allows(namespace) || id === "") return gone
         const response = yield* connection.call(
           "Tasks.Get",
@@ -544,6 +552,7 @@ export const make = (
  *   Layer.provide(LabelMapping.layer)
  * )
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (
@@ -561,6 +570,7 @@ export const layer = (
  *
  * const engine = ContainerdEngine.layerConfig({ ignoreAlsoNamespaces: ["buildkit"] })
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const layerConfig = (

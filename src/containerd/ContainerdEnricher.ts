@@ -13,6 +13,7 @@ import type { Container } from "../Container.ts"
 /**
  * What the enricher is given beside the container.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerdDetails {
@@ -28,6 +29,7 @@ export interface ContainerdDetails {
  * The enricher: returns the value to store as `Container.enrichment`. A failure or defect is
  * not fatal: the container is kept without enrichment (and the failure logged).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerdEnricherShape {
@@ -47,6 +49,7 @@ export interface ContainerdEnricherShape {
  *   Layer.provide(ContainerdEnricher.layer((_container, details) => Effect.succeed({ image: details.container.image })))
  * )
  * ```
+ * @category services
  * @since 0.1.0
  */
 export const ContainerdEnricher: Context.Service<ContainerdEnricher, ContainerdEnricherShape> = Context.Service<
@@ -57,6 +60,7 @@ export const ContainerdEnricher: Context.Service<ContainerdEnricher, ContainerdE
 /**
  * The identifier type of the {@link ContainerdEnricher} service.
  *
+ * @category services
  * @since 0.1.0
  */
 export interface ContainerdEnricher {
@@ -67,6 +71,7 @@ export interface ContainerdEnricher {
 /**
  * A layer from an enrich function.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

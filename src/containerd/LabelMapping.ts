@@ -1,15 +1,18 @@
 /**
  * How a containerd container's labels become its name and compose project. The default follows
  * nerdctl and compose: the name from `nerdctl/name` (shown as `namespace/name` outside the
- * `default` namespace, like display IDs), the project from `com.docker.compose.project`.
+ * `default` namespace, like display IDs: see {@link DisplayId}), the project from
+ * `com.docker.compose.project`.
  *
  * @since 0.1.0
  */
 import { Context, Layer } from "effect"
+import * as DisplayId from "./DisplayId.ts"
 
 /**
  * The label key prefix nerdctl uses for its own labels.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const NerdctlLabelPrefix = "nerdctl/"
@@ -17,6 +20,7 @@ export const NerdctlLabelPrefix = "nerdctl/"
 /**
  * The label in which nerdctl stores a container's name (as opposed to its ID).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const NerdctlNameLabel = `${NerdctlLabelPrefix}name`
@@ -24,20 +28,24 @@ export const NerdctlNameLabel = `${NerdctlLabelPrefix}name`
 /**
  * The label naming the compose project a container is part of.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const ComposerProjectLabel = "com.docker.compose.project"
 
 /**
- * The namespace in which display IDs and names carry no namespace prefix.
+ * The namespace in which display IDs and names carry no namespace prefix (the same as
+ * {@link DisplayId.DefaultNamespace}).
  *
+ * @category constants
  * @since 0.1.0
  */
-export const DefaultNamespace = "default"
+export const DefaultNamespace: "default" = DisplayId.DefaultNamespace
 
 /**
  * A label mapping.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface LabelMappingShape {
@@ -60,6 +68,7 @@ export interface LabelMappingShape {
  *   Layer.provide(LabelMapping.fromLabels({ nameLabel: "app.name", projectLabel: "app.stack" }))
  * )
  * ```
+ * @category services
  * @since 0.1.0
  */
 export const LabelMapping: Context.Service<LabelMapping, LabelMappingShape> = Context.Service<
@@ -70,6 +79,7 @@ export const LabelMapping: Context.Service<LabelMapping, LabelMappingShape> = Co
 /**
  * The identifier type of the {@link LabelMapping} service.
  *
+ * @category services
  * @since 0.1.0
  */
 export interface LabelMapping {
@@ -78,30 +88,28 @@ export interface LabelMapping {
 }
 
 /**
- * The display ID of a container: its id in the `default` namespace, else `namespace/id`
- * (containerd ids never contain `/`).
+ * The display ID of a container: its id in the `default` namespace, else `namespace/id`.
  *
+ * @deprecated Use {@link DisplayId.make}; the display-ID helpers live in their own module.
+ * @category constructors
  * @since 0.1.0
  */
-export const displayId = (namespace: string, id: string): string =>
-  namespace === DefaultNamespace ? id : `${namespace}/${id}`
+export const displayId: (namespace: string, id: string) => string = DisplayId.make
 
 /**
  * Splits a display ID (or a name of the same form) into namespace and id.
  *
+ * @deprecated Use {@link DisplayId.parse}; the display-ID helpers live in their own module.
+ * @category parsing
  * @since 0.1.0
  */
-export const parseDisplayId = (displayIdOrName: string): { readonly namespace: string; readonly id: string } => {
-  const slash = displayIdOrName.indexOf("/")
-  return slash < 0
-    ? { namespace: DefaultNamespace, id: displayIdOrName }
-    : { namespace: displayIdOrName.slice(0, slash), id: displayIdOrName.slice(slash + 1) }
-}
+export const parseDisplayId: (displayIdOrName: string) => DisplayId.Parts = DisplayId.parse
 
 /**
  * A mapping that reads the name and project from the given labels; a container without the name
  * label is named by its display ID.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -112,7 +120,7 @@ export const make = (
   return {
     name: (namespace, id, labels) => {
       const name = labels[nameLabel]
-      return name === undefined || name === "" ? displayId(namespace, id) : displayId(namespace, name)
+      return DisplayId.make(namespace, name === undefined || name === "" ? id : name)
     },
     project: (_namespace, labels) => labels[projectLabel] ?? ""
   }
@@ -121,6 +129,7 @@ export const make = (
 /**
  * The default mapping (nerdctl name, compose project).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer: Layer.Layer<LabelMapping> = Layer.succeed(LabelMapping, make())
@@ -128,6 +137,7 @@ export const layer: Layer.Layer<LabelMapping> = Layer.succeed(LabelMapping, make
 /**
  * A mapping from other labels.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const fromLabels = (
@@ -137,6 +147,7 @@ export const fromLabels = (
 /**
  * A mapping of your own.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const custom = (mapping: LabelMappingShape): Layer.Layer<LabelMapping> => Layer.succeed(LabelMapping, mapping)

@@ -10,6 +10,7 @@ import { Context, Layer } from "effect"
 /**
  * containerd's namespace for Docker's containers (and tasks).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const DockerNamespace = "moby"
@@ -17,6 +18,7 @@ export const DockerNamespace = "moby"
 /**
  * containerd's namespace for Docker's managed plugins.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const DockerPluginsNamespace = "plugins.moby"
@@ -24,6 +26,7 @@ export const DockerPluginsNamespace = "plugins.moby"
 /**
  * containerd's namespace for Kubernetes (CRI) containers.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const KubernetesNamespace = "k8s.io"
@@ -31,6 +34,7 @@ export const KubernetesNamespace = "k8s.io"
 /**
  * The namespaces ignored by default.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const DefaultIgnoredNamespaces: ReadonlyArray<string> = [
@@ -42,6 +46,7 @@ export const DefaultIgnoredNamespaces: ReadonlyArray<string> = [
 /**
  * A namespace filter. `ignored` / `only` also let the engine filter events on the server side.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface NamespaceFilterShape {
@@ -66,6 +71,7 @@ export interface NamespaceFilterShape {
  *   Layer.provide(NamespaceFilter.only(["default", "shop"]))
  * )
  * ```
+ * @category services
  * @since 0.1.0
  */
 export const NamespaceFilter: Context.Service<NamespaceFilter, NamespaceFilterShape> = Context.Service<
@@ -76,6 +82,7 @@ export const NamespaceFilter: Context.Service<NamespaceFilter, NamespaceFilterSh
 /**
  * The identifier type of the {@link NamespaceFilter} service.
  *
+ * @category services
  * @since 0.1.0
  */
 export interface NamespaceFilter {
@@ -86,6 +93,7 @@ export interface NamespaceFilter {
 /**
  * A filter that watches every namespace except `ignored`.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const makeIgnoring = (ignored: Iterable<string>): NamespaceFilterShape => {
@@ -96,6 +104,7 @@ export const makeIgnoring = (ignored: Iterable<string>): NamespaceFilterShape =>
 /**
  * A filter that watches only the `allowed` namespaces.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const makeOnly = (allowed: Iterable<string>): NamespaceFilterShape => {
@@ -106,6 +115,7 @@ export const makeOnly = (allowed: Iterable<string>): NamespaceFilterShape => {
 /**
  * The default: every namespace except {@link DefaultIgnoredNamespaces}.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer: Layer.Layer<NamespaceFilter> = Layer.succeed(NamespaceFilter, makeIgnoring(DefaultIgnoredNamespaces))
@@ -113,6 +123,7 @@ export const layer: Layer.Layer<NamespaceFilter> = Layer.succeed(NamespaceFilter
 /**
  * Replaces the ignored list (an empty list watches every namespace).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const ignoring = (namespaces: Iterable<string>): Layer.Layer<NamespaceFilter> =>
@@ -121,6 +132,7 @@ export const ignoring = (namespaces: Iterable<string>): Layer.Layer<NamespaceFil
 /**
  * Ignores these namespaces in addition to {@link DefaultIgnoredNamespaces}.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const ignoringAlso = (namespaces: Iterable<string>): Layer.Layer<NamespaceFilter> =>
@@ -129,6 +141,7 @@ export const ignoringAlso = (namespaces: Iterable<string>): Layer.Layer<Namespac
 /**
  * Watches only these namespaces.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const only = (namespaces: Iterable<string>): Layer.Layer<NamespaceFilter> =>

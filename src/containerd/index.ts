@@ -8,6 +8,8 @@
 export * as ContainerdConnection from "./ContainerdConnection.ts"
 /** The containerd EngineClient: list, inspect and lifecycle events. */
 export * as ContainerdEngine from "./ContainerdEngine.ts"
+/** Display IDs: a container's id, prefixed with `namespace/` outside the default namespace. */
+export * as DisplayId from "./DisplayId.ts"
 /** The optional hook that attaches application data to containers. */
 export * as ContainerdEnricher from "./ContainerdEnricher.ts"
 /** How labels become a container's name and compose project. */
@@ -16,7 +18,7 @@ export * as LabelMapping from "./LabelMapping.ts"
 export * as NamespaceFilter from "./NamespaceFilter.ts"
 
 /**
- * The seed's constants, under the names the Go original uses.
+ * Constants under the names the Go original uses.
  *
  * @since 0.1.0
  */

@@ -20,6 +20,7 @@ import * as UnixSocketHttpClient from "./UnixSocketHttpClient.ts"
 /**
  * Which daemon speaks on the socket: it only chooses the default address and environment variable.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Flavor = "docker" | "podman"
@@ -27,6 +28,7 @@ export type Flavor = "docker" | "podman"
 /**
  * Docker's default socket, used when neither an address option nor `DOCKER_HOST` is set.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const DefaultDockerAddress = "/var/run/docker.sock"
@@ -34,6 +36,7 @@ export const DefaultDockerAddress = "/var/run/docker.sock"
 /**
  * Podman's default (rootful) socket, used when neither an address option nor `CONTAINER_HOST` is set.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const DefaultPodmanAddress = "/run/podman/podman.sock"
@@ -41,6 +44,7 @@ export const DefaultPodmanAddress = "/run/podman/podman.sock"
 /**
  * The oldest API version this client speaks (every field it reads exists since).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const MinApiVersion = "1.24"
@@ -48,6 +52,7 @@ export const MinApiVersion = "1.24"
 /**
  * The newest API version this client asks for; a daemon that speaks a newer one is asked for this.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const MaxApiVersion = "1.51"
@@ -55,6 +60,7 @@ export const MaxApiVersion = "1.51"
 /**
  * What the ping told.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Ping {
@@ -71,6 +77,7 @@ export interface Ping {
 /**
  * Errors of a Docker Engine API call.
  *
+ * @category errors
  * @since 0.1.0
  */
 export type CallError = EngineUnavailable | EngineRequestError
@@ -78,6 +85,7 @@ export type CallError = EngineUnavailable | EngineRequestError
 /**
  * Per-call settings.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface CallSettings {
@@ -90,6 +98,7 @@ export interface CallSettings {
 /**
  * The connection's service interface.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DockerConnectionShape {
@@ -127,6 +136,7 @@ export interface DockerConnectionShape {
 /**
  * Options of {@link make} / {@link layer}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DockerConnectionOptions {
@@ -157,6 +167,7 @@ export interface DockerConnectionOptions {
  *   console.log(ping.server, ping.apiVersion)
  * }).pipe(Effect.provide(DockerConnection.layerConfig()))
  * ```
+ * @category services
  * @since 0.1.0
  */
 export const DockerConnection: Context.Service<DockerConnection, DockerConnectionShape> = Context.Service<
@@ -167,6 +178,7 @@ export const DockerConnection: Context.Service<DockerConnection, DockerConnectio
 /**
  * The identifier type of the {@link DockerConnection} service.
  *
+ * @category services
  * @since 0.1.0
  */
 export interface DockerConnection {
@@ -178,6 +190,7 @@ export interface DockerConnection {
  * The socket path of an address: a plain path, or a `unix://` URL. Any other scheme (`tcp://`,
  * `ssh://`, `npipe://`) is not supported and returns `undefined`.
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const socketPathOf = (address: string): string | undefined => {
@@ -194,6 +207,7 @@ const versionParts = (version: string): [number, number] => {
 /**
  * Compares two API versions ("1.41" < "1.45").
  *
+ * @category ordering
  * @since 0.1.0
  */
 export const compareApiVersions = (a: string, b: string): number => {
@@ -209,6 +223,7 @@ const ErrorBody = Schema.Struct({ message: Schema.optional(Schema.String) })
  * in tests). Nothing is sent until the first call: a daemon that is down makes calls fail, never
  * the construction.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make: (
@@ -370,6 +385,7 @@ export const make: (
 /**
  * A layer on the unix socket of `options.address` (or the flavor's default socket).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: DockerConnectionOptions = {}): Layer.Layer<DockerConnection> => {
@@ -384,6 +400,7 @@ export const layer = (options: DockerConnectionOptions = {}): Layer.Layer<Docker
  * A layer over the HttpClient the app provides instead of the socket, e.g. a fake Docker API in
  * unit tests (`HttpClient.make` answering requests from memory).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerHttpClient = (
@@ -396,6 +413,7 @@ export const layerHttpClient = (
  * {@link DefaultPodmanAddress}. An explicit `address` option wins. Only `unix://` addresses (or
  * plain paths) work; any other scheme fails every call with a clear error.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerConfig = (

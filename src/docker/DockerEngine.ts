@@ -40,6 +40,7 @@ import { type Decoded, decodeEventLine, eventFilters, type Renamed, sinceParamet
 /**
  * The engine type, as the Go original names its Docker ("moby") engine client; also for Podman.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const Type = "docker.com"
@@ -47,6 +48,7 @@ export const Type = "docker.com"
 /**
  * The label holding a container's compose project.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const ComposeProjectLabel = "com.docker.compose.project"
@@ -54,6 +56,7 @@ export const ComposeProjectLabel = "com.docker.compose.project"
 /**
  * Options of {@link make} / {@link layer}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DockerEngineOptions {
@@ -68,6 +71,7 @@ export interface DockerEngineOptions {
 /**
  * Counts of event lines skipped, by reason.
  *
+ * @category models
  * @since 0.1.0
  */
 export type SkippedEvents = Readonly<Record<Skipped, number>>
@@ -75,6 +79,7 @@ export type SkippedEvents = Readonly<Record<Skipped, number>>
 /**
  * The Docker engine client's interface: an EngineClient plus the skipped-event counters.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DockerEngineShape extends EngineClientShape {
@@ -129,6 +134,7 @@ const isNotFound = (error: CallError): boolean => error._tag === "EngineRequestE
 /**
  * Builds the engine over the DockerConnection in the context.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: DockerEngineOptions = {}): Effect.Effect<DockerEngineShape, never, DockerConnection> =>
@@ -344,6 +350,7 @@ export const make = (options: DockerEngineOptions = {}): Effect.Effect<DockerEng
  *   Layer.provide(DockerConnection.layer({ address: "unix:///var/run/docker.sock" }))
  * )
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: DockerEngineOptions = {}): Layer.Layer<EngineClient, never, DockerConnection> =>
@@ -360,6 +367,7 @@ export const layer = (options: DockerEngineOptions = {}): Layer.Layer<EngineClie
  * const docker = DockerEngine.layerConfig()
  * const podman = DockerEngine.layerConfig({ flavor: "podman" })
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const layerConfig = (

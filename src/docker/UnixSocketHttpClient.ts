@@ -133,6 +133,7 @@ const send = (
  * An HttpClient that sends every request to the unix socket at `socketPath`, over the given agent
  * (which pools its connections).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (socketPath: string, agent: http.Agent = new http.Agent({ keepAlive: true })): HttpClient.HttpClient =>
@@ -162,6 +163,7 @@ export const make = (socketPath: string, agent: http.Agent = new http.Agent({ ke
  *   Effect.provide(UnixSocketHttpClient.layer("/var/run/docker.sock"))
  * )
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (socketPath: string): Layer.Layer<HttpClient.HttpClient> =>

@@ -46,6 +46,7 @@ import * as ContainerdConnection from "../containerd/ContainerdConnection.ts"
 /**
  * The RPCs the fake serves, by `Service.Method` name.
  *
+ * @category models
  * @since 0.1.0
  */
 export type FakeMethod =
@@ -63,6 +64,7 @@ export type FakeMethod =
 /**
  * One RPC as the fake received it.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FakeCall {
@@ -76,6 +78,7 @@ export interface FakeCall {
  * A hook run when a call arrives, before it is answered; it may change the fake's state (to
  * simulate a race with the call) and may return a promise to hold the answer back.
  *
+ * @category models
  * @since 0.1.0
  */
 export type CallHook = (call: FakeCall) => void | Promise<void>
@@ -96,6 +99,7 @@ interface Subscriber {
  * The in-memory containerd. Its methods change state synchronously and publish the matching
  * events to every live subscription, as containerd does.
  *
+ * @category models
  * @since 0.1.0
  */
 export class FakeContainerd {
@@ -435,6 +439,7 @@ export class FakeContainerd {
 /**
  * A new, empty fake containerd.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (): FakeContainerd => new FakeContainerd()
@@ -442,6 +447,7 @@ export const make = (): FakeContainerd => new FakeContainerd()
 /**
  * A `ContainerdConnection` layer served by the fake.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

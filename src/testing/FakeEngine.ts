@@ -27,6 +27,8 @@
  */
 import { Cause, DateTime, Deferred, Duration, Effect, Exit, Layer, Queue, type Scope, Stream } from "effect"
 import type { Container } from "../Container.ts"
+import * as DisplayId from "../containerd/DisplayId.ts"
+import * as LabelMapping from "../containerd/LabelMapping.ts"
 import type { ContainerEvent, Started } from "../ContainerEvent.ts"
 import { EngineClient, type EngineClientShape, type EngineSubscription, type ProcessCheck } from "../EngineClient.ts"
 import { ContainerNotFound, type EngineError, EngineUnavailable, ProcesslessContainer } from "../EngineError.ts"
@@ -36,6 +38,7 @@ import * as Watcher from "../Watcher.ts"
 /**
  * The EngineClient operations the fake counts, slows down and fails on request.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Operation = "list" | "subscribe" | "resolveStarted" | "inspect" | "checkProcess"
@@ -43,6 +46,7 @@ export type Operation = "list" | "subscribe" | "resolveStarted" | "inspect" | "c
 /**
  * One step of a call, as recorded in {@link FakeEngine.journal}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface JournalEntry {
@@ -59,6 +63,7 @@ export interface JournalEntry {
  * taken (its changes are in the list, and their events reach the live subscriptions), `after`
  * just after it (its changes are not in the list).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ListHooks {
@@ -71,6 +76,7 @@ export interface ListHooks {
 /**
  * What a container is made of when it is created.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerSpec {
@@ -83,9 +89,13 @@ export interface ContainerSpec {
 }
 
 /**
- * How the fake derives a container's name and project from its labels; by default like nerdctl
- * and compose (`nerdctl/name`, else the ID; `com.docker.compose.project`, else `""`).
+ * How the fake derives a container's name and project from its labels. By default it follows the
+ * containerd engine's default {@link LabelMapping.make | label mapping}, applied to the display ID:
+ * the name from `nerdctl/name` when it is set and not empty, else the ID, with the ID's
+ * `namespace/` prefix (`shop/db` labelled `database` is named `shop/database`); the project from
+ * `com.docker.compose.project`, else `""`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FakeLabelMapping {
@@ -98,6 +108,7 @@ export interface FakeLabelMapping {
 /**
  * Options of {@link make}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FakeEngineOptions {
@@ -115,9 +126,15 @@ export interface FakeEngineOptions {
   readonly deliveryDelay?: (() => number) | undefined
 }
 
+/** containerd's default mapping, applied to the parts of the fake's display IDs. */
+const containerdMapping: LabelMapping.LabelMappingShape = LabelMapping.make()
+
 const defaultLabelMapping: FakeLabelMapping = {
-  name: (id, labels) => labels["nerdctl/name"] ?? id,
-  project: (labels) => labels["com.docker.compose.project"] ?? ""
+  name: (id, labels) => {
+    const parts = DisplayId.parse(id)
+    return containerdMapping.name(parts.namespace, parts.id, labels)
+  },
+  project: (labels) => containerdMapping.project(DisplayId.DefaultNamespace, labels)
 }
 
 interface ContainerRecord {
@@ -138,6 +155,7 @@ interface Subscriber {
  * The fake engine. Its state-changing methods are synchronous (usable anywhere, e.g. in list
  * hooks) and throw on impossible transitions (starting a running container, pausing a stopped one).
  *
+ * @category models
  * @since 0.1.0
  */
 export class FakeEngine {
@@ -524,6 +542,7 @@ export class FakeEngine {
 /**
  * A new, empty fake engine.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: FakeEngineOptions = {}): FakeEngine => new FakeEngine(options)
@@ -531,6 +550,7 @@ export const make = (options: FakeEngineOptions = {}): FakeEngine => new FakeEng
 /**
  * The fake as the EngineClient service.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (fake: FakeEngine): Layer.Layer<EngineClient> => Layer.succeed(EngineClient, fake.engine)
@@ -555,6 +575,7 @@ export const layer = (fake: FakeEngine): Layer.Layer<EngineClient> => Layer.succ
  *   // started._tag === "Started", started.container.id === "web"
  * }).pipe(Effect.scoped, Effect.provide(FakeEngine.watcherLayer(fake)))
  * ```
+ * @category layers
  * @since 0.1.0
  */
 export const watcherLayer = (

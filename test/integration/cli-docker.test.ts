@@ -6,7 +6,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { type Context, Effect, type Layer } from "effect"
-import { ExitCode } from "../../src/cli/errors.ts"
+import { ExitCode } from "../../src/cli/ExitCode.ts"
 import { DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
 import { jsonLines, whalewatcher } from "./cliProcess.ts"
 

@@ -6,7 +6,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { ExitCode } from "../../src/cli/errors.ts"
+import { ExitCode } from "../../src/cli/ExitCode.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
 import { jsonLines, whalewatcher } from "./cliProcess.ts"
 import { impostor, impostors } from "./impostors.ts"

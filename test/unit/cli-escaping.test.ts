@@ -5,8 +5,8 @@
  */
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { ExitCode } from "../../src/cli/errors.ts"
-import { terminalSafe } from "../../src/cli/sanitize.ts"
+import { ExitCode } from "../../src/cli/ExitCode.ts"
+import { terminalSafe } from "../../src/cli/Sanitize.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
 import { fakeConnector, runCli, runCliUntil, waitFor, withoutTimes } from "./cliHarness.ts"
 

@@ -4,8 +4,8 @@
  */
 import { assert, describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect } from "effect"
-import { eventJson } from "../../src/cli/events.ts"
-import { ExitCode } from "../../src/cli/errors.ts"
+import { eventJson } from "../../src/cli/JsonOutput.ts"
+import { ExitCode } from "../../src/cli/ExitCode.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
 import { fakeConnector, runCli, runCliUntil, waitFor, withoutTimes } from "./cliHarness.ts"
 

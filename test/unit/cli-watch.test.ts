@@ -5,7 +5,7 @@
 import { Code } from "@connectrpc/connect"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { ExitCode } from "../../src/cli/errors.ts"
+import { ExitCode } from "../../src/cli/ExitCode.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
 import { fakeConnector, lastFrame, runCli, runCliUntil, waitFor, withoutTimes } from "./cliHarness.ts"
 

@@ -14,7 +14,8 @@ import {
 } from "../../../gen/containerd/events/task_pb.ts"
 import type { Envelope } from "../../../gen/containerd/services/events/v1/events_pb.ts"
 import type { ContainerEvent } from "../../ContainerEvent.ts"
-import { displayId, type LabelMappingShape } from "../LabelMapping.ts"
+import { make as displayId } from "../DisplayId.ts"
+import type { LabelMappingShape } from "../LabelMapping.ts"
 
 /** The topics a lifecycle subscription asks for. */
 export const LifecycleTopics: ReadonlyArray<string> = [

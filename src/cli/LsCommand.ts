@@ -7,14 +7,16 @@ import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { Container } from "../Container.ts"
 import { EngineClient } from "../EngineClient.ts"
+import { type CommandFailed, UsageError } from "./CommandError.ts"
 import type { Connector } from "./Connector.ts"
-import { type CommandFailed, UsageError } from "./errors.ts"
-import { groupedTable, listJson } from "./format.ts"
-import { outputStyle, withEngine } from "./rootCommand.ts"
+import { listJson } from "./JsonOutput.ts"
+import { outputStyle, withEngine } from "./RootCommand.ts"
+import { groupedTable } from "./TextOutput.ts"
 
 /**
  * One `--label` filter: the label must exist and, when `value` is given, have that value.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface LabelFilter {
@@ -28,6 +30,7 @@ export interface LabelFilter {
  * Parses `KEY=VALUE` (the label has this value) or `KEY` (the label exists). The value may contain
  * `=`; the key may not be empty.
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const parseLabelFilter = (text: string): Effect.Effect<LabelFilter, UsageError> => {
@@ -40,6 +43,7 @@ export const parseLabelFilter = (text: string): Effect.Effect<LabelFilter, Usage
 /**
  * True when the container passes every filter.
  *
+ * @category predicates
  * @since 0.1.0
  */
 export const matchesLabels = (container: Container, filters: ReadonlyArray<LabelFilter>): boolean =>
@@ -51,6 +55,7 @@ export const matchesLabels = (container: Container, filters: ReadonlyArray<Label
 /**
  * The `ls` subcommand.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const ls: Command.Command<
@@ -79,7 +84,7 @@ export const ls: Command.Command<
         Effect.gen(function*() {
         const engine = yield* EngineClient
         const containers = (yield* engine.list).filter((container) => matchesLabels(container, filters))
-        if (json) return yield* Console.log(listJson(containers))
+        if (json) return yield* Console.log(JSON.stringify(listJson(containers)))
         if (containers.length === 0) {
           return yield* Console.log(filters.length === 0 ? "No containers are alive." : "No alive container matches.")
         }

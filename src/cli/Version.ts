@@ -9,6 +9,7 @@
 /**
  * The package version.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const version: string = "0.1.0"

@@ -10,6 +10,7 @@ import { DefaultDockerAddress, DefaultPodmanAddress } from "../docker/DockerConn
 /**
  * The engine selected with `--engine`.
  *
+ * @category models
  * @since 0.1.0
  */
 export type EngineKind = "containerd" | "docker" | "podman"
@@ -17,6 +18,7 @@ export type EngineKind = "containerd" | "docker" | "podman"
 /**
  * Every {@link EngineKind}, in the order `--help` lists them.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const engineKinds: ReadonlyArray<EngineKind> = ["containerd", "docker", "podman"]
@@ -24,6 +26,7 @@ export const engineKinds: ReadonlyArray<EngineKind> = ["containerd", "docker", "
 /**
  * What the command tells about an engine.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EngineFacts {
@@ -40,6 +43,7 @@ export interface EngineFacts {
 /**
  * The facts of each engine.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const engineFacts: Readonly<Record<EngineKind, EngineFacts>> = {

@@ -1,83 +1,16 @@
 /**
- * Output formats of the `whalewatcher` command: JSON documents (exact, for scripts) and aligned,
- * terminal-safe tables and lines (for people). Everything here is pure.
+ * The output of the `whalewatcher` command for people: styles, aligned tables and event lines,
+ * every string from a container made terminal-safe. (Scripts read the documents of
+ * `JsonOutput.ts` instead.) Everything here is pure.
  *
  * @since 0.1.0
  */
 import { CliOutput } from "effect/cli"
 import { type Container, NoProject } from "../Container.ts"
-import { typeName } from "../ContainerEvent.ts"
+import { type ContainerEvent, typeName } from "../ContainerEvent.ts"
 import type { WatcherEvent } from "../Watcher.ts"
-import { terminalSafe } from "./sanitize.ts"
-
-// ---------------------------------------------------------------------------------------------
-// JSON
-// ---------------------------------------------------------------------------------------------
-
-/**
- * A container in `ls --json`: the same fields and order as `examples/list.ts`.
- *
- * @since 0.1.0
- */
-export interface ListedContainer {
-  /** The display ID. */
-  readonly id: string
-  /** The name. */
-  readonly name: string
-  /** The compose project, `""` for none. */
-  readonly project: string
-  /** The initial process's PID. */
-  readonly pid: number
-  /** Whether it is paused. */
-  readonly paused: boolean
-  /** All its labels. */
-  readonly labels: Readonly<Record<string, string>>
-}
-
-/**
- * Sorts containers by display ID (code unit order, as `examples/list.ts` does).
- *
- * @since 0.1.0
- */
-export const byId = (containers: Iterable<Container>): Array<Container> =>
-  Array.from(containers).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-
-/**
- * Labels with their keys in sorted order (code unit order), so that JSON output is stable
- * whatever order the engine sent them in.
- *
- * @since 0.1.0
- */
-export const sortedLabels = (labels: Readonly<Record<string, string>>): Record<string, string> => {
-  const sorted: Record<string, string> = {}
-  for (const key of Object.keys(labels).sort()) sorted[key] = labels[key]!
-  return sorted
-}
-
-/**
- * The `ls --json` document: one line, an array sorted by ID, label keys sorted.
- *
- * @since 0.1.0
- */
-export const listJson = (containers: Iterable<Container>): string =>
-  JSON.stringify(byId(containers).map(({ id, labels, name, paused, pid, project }): ListedContainer => ({
-    id,
-    name,
-    project,
-    pid,
-    paused,
-    labels: sortedLabels(labels)
-  })))
-
-/**
- * The `inspect --json` document: the `ls --json` fields plus the namespace, label keys sorted.
- *
- * @since 0.1.0
- */
-export const inspectJson = (container: Container): string => {
-  const { id, labels, name, namespace, paused, pid, project } = container
-  return JSON.stringify({ id, name, project, namespace, pid, paused, labels: sortedLabels(labels) })
-}
+import { byId, eventJson } from "./JsonOutput.ts"
+import { terminalSafe } from "./Sanitize.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Styles
@@ -87,6 +20,7 @@ export const inspectJson = (container: Container): string => {
  * How text is emphasized: ANSI colours on a capable terminal, nothing otherwise (pipes, files,
  * `NO_COLOR`). Apply a style after padding, never before, so widths stay right.
  *
+ * @category styles
  * @since 0.1.0
  */
 export interface Style {
@@ -109,6 +43,7 @@ const identity = (text: string): string => text
 /**
  * No emphasis.
  *
+ * @category styles
  * @since 0.1.0
  */
 export const plainStyle: Style = {
@@ -125,6 +60,7 @@ const sgr = (code: string) => (text: string): string => (text === "" ? text : `\
 /**
  * ANSI colours.
  *
+ * @category styles
  * @since 0.1.0
  */
 export const ansiStyle: Style = {
@@ -143,6 +79,7 @@ export const ansiStyle: Style = {
 /**
  * Column alignment.
  *
+ * @category tables
  * @since 0.1.0
  */
 export type Align = "left" | "right"
@@ -155,6 +92,7 @@ const padTo = (text: string, width: number, align: Align): string => {
 /**
  * Column widths for these rows (in terminal cells: wide characters count twice).
  *
+ * @category tables
  * @since 0.1.0
  */
 export const columnWidths = (rows: ReadonlyArray<ReadonlyArray<string>>): Array<number> => {
@@ -171,6 +109,7 @@ export const columnWidths = (rows: ReadonlyArray<ReadonlyArray<string>>): Array<
  * One table row: cells padded to the widths, two spaces apart, without trailing blanks. Cells
  * must be terminal-safe already; `styles` emphasize whole cells after padding.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const tableRow = (
@@ -198,6 +137,7 @@ export const tableRow = (
  * marking the cut with `…`. Our own colour sequences (SGR) take no room and are kept; the line
  * must hold no other escape sequences (user text is made terminal-safe first).
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const truncate = (line: string, width: number): string => {
@@ -233,6 +173,7 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" })
 /**
  * The column titles of container tables.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const containerHeader: ReadonlyArray<string> = ["ID", "NAME", "PID", "STATE"]
@@ -242,6 +183,7 @@ const containerAlign: ReadonlyArray<Align> = ["left", "left", "right", "left"]
 /**
  * A container's cells: ID, name, PID, state — terminal-safe.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const containerCells = (container: Container): Array<string> => [
@@ -255,6 +197,7 @@ export const containerCells = (container: Container): Array<string> => [
  * Containers grouped by project: named projects sorted by name, then the containers of no
  * project; each group sorted by ID.
  *
+ * @category ordering
  * @since 0.1.0
  */
 export const groupByProject = (
@@ -274,6 +217,7 @@ export const groupByProject = (
 /**
  * The heading of a project group: `PROJECT name`, or `NO PROJECT` for containers of none.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const projectHeading = (project: string): string =>
@@ -283,6 +227,7 @@ export const projectHeading = (project: string): string =>
  * A per-container note in the last column of a grouped table (e.g. a recent change), and how to
  * emphasize that row.
  *
+ * @category tables
  * @since 0.1.0
  */
 export interface RowNote {
@@ -296,6 +241,7 @@ export interface RowNote {
  * The alive containers as tables grouped by project (see {@link groupByProject}), columns aligned
  * across all groups, group after group separated by a blank line.
  *
+ * @category tables
  * @since 0.1.0
  */
 export const groupedTable = (
@@ -327,6 +273,7 @@ export const groupedTable = (
 /**
  * A container's details for `inspect`: one `FIELD  value` line each, labels sorted by key.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const inspectLines = (container: Container, style: Style): Array<string> => {
@@ -354,6 +301,7 @@ export const inspectLines = (container: Container, style: Style): Array<string> 
 /**
  * What an event line shows.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EventFacts {
@@ -374,8 +322,21 @@ export interface EventFacts {
 }
 
 /**
+ * The facts of an engine event, for {@link eventLine}: those of its `events --json` line (see
+ * `JsonOutput.eventJson`), with the ISO 8601 timestamp as the time, and the exit status.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const eventFacts = (event: ContainerEvent, container: Container | undefined): EventFacts => {
+  const document = eventJson(event, container)
+  return { ...document, time: document.timestamp, exitStatus: event._tag === "Exited" ? event.exitStatus : undefined }
+}
+
+/**
  * The facts of a change the Watcher announced, for {@link eventLine}; `time` as the caller shows it.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const changeFacts = (event: WatcherEvent, time: string): EventFacts => ({
@@ -388,7 +349,14 @@ export const changeFacts = (event: WatcherEvent, time: string): EventFacts => ({
   exitStatus: event._tag === "Exited" ? event.exitStatus : undefined
 })
 
-const eventStyle = (type: string, style: Style): (text: string) => string =>
+/**
+ * The colour of an event type (see {@link EventFacts.type}): green starts, red exits, yellow
+ * pauses, cyan the rest.
+ *
+ * @category styles
+ * @since 0.1.0
+ */
+export const eventStyle = (type: string, style: Style): (text: string) => string =>
   type === "started"
     ? style.green
     : type === "exited"
@@ -400,6 +368,7 @@ const eventStyle = (type: string, style: Style): (text: string) => string =>
 /**
  * One event for people: `time  type  id (name)  pid N  project P`, terminal-safe.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const eventLine = (event: EventFacts, style: Style = plainStyle): string => {

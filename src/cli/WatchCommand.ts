@@ -15,47 +15,19 @@
  */
 import { Clock, Console, DateTime, Duration, Effect, Layer, Queue, type Scope, Stdio, Stream, Terminal } from "effect"
 import { Command, Flag } from "effect/cli"
-import { typeName } from "../ContainerEvent.ts"
 import { type EngineError, isEngineError } from "../EngineError.ts"
 import * as Portfolio from "../Portfolio.ts"
 import * as Watcher from "../Watcher.ts"
+import { CommandFailed, type UsageError } from "./CommandError.ts"
 import { Connector, type EngineSelection } from "./Connector.ts"
-import { engineFacts } from "./engineKind.ts"
-import { CommandFailed, describeEngineError, engineProblem, ExitCode, type UsageError } from "./errors.ts"
-import { changeFacts, eventLine, groupedTable, type Style } from "./format.ts"
-import { outputStyle, selection } from "./rootCommand.ts"
-import { terminalSafe } from "./sanitize.ts"
-import { enterScreen, frame, leaveScreen, recentEventCount, renderScreen } from "./watchScreen.ts"
-
-/**
- * A change in `watch --json`: the fields and order of `examples/watch.ts`.
- *
- * @since 0.1.0
- */
-export interface WatchEventJson {
-  /** `started`, `exited`, `paused`, `unpaused` or `updated`. */
-  readonly type: string
-  /** The container's display ID. */
-  readonly id: string
-  /** The container's name. */
-  readonly name: string
-  /** The container's compose project, `""` for none. */
-  readonly project: string
-  /** The initial process's PID (for `exited`: the one that ended). */
-  readonly pid: number
-  /** Whether the container is paused after the change. */
-  readonly paused: boolean
-}
-
-/**
- * The JSON line of an announced change.
- *
- * @since 0.1.0
- */
-export const watchEventJson = (event: Watcher.WatcherEvent): WatchEventJson => {
-  const { id, name, paused, pid, project } = event.container
-  return { type: typeName(event), id, name, project, pid, paused }
-}
+import { engineFacts } from "./EngineKind.ts"
+import { ExitCode } from "./ExitCode.ts"
+import { describeEngineError, engineProblem } from "./FailureReport.ts"
+import { watchEventJson, watchReadyJson } from "./JsonOutput.ts"
+import { outputStyle, selection } from "./RootCommand.ts"
+import { terminalSafe } from "./Sanitize.ts"
+import { changeFacts, eventLine, groupedTable, type Style } from "./TextOutput.ts"
+import { enterScreen, frame, leaveScreen, recentEventCount, renderScreen } from "./WatchScreen.ts"
 
 /** How the watcher retries after the engine went away: soon, and at least every 5 seconds. */
 const retry = Watcher.retrySchedule({ base: "250 millis", max: "5 seconds" })
@@ -113,7 +85,7 @@ type View = (
 /** JSON lines: ready, then one object per change; status reports on stderr. */
 const jsonView = (selected: EngineSelection): View => (watcher, subscription) =>
   Effect.gen(function*() {
-    yield* Console.log(JSON.stringify({ type: "ready", containers: Portfolio.size(subscription.portfolio) }))
+    yield* Console.log(JSON.stringify(watchReadyJson(subscription.portfolio)))
     yield* Effect.forkScoped(reportStatus(watcher, selected))
     yield* subscription.events.pipe(Stream.runForEach((event) => Console.log(JSON.stringify(watchEventJson(event)))))
   })
@@ -181,6 +153,7 @@ const screenView = (selected: EngineSelection, style: Style): View => (watcher, 
 /**
  * The `watch` subcommand.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const watch: Command.Command<

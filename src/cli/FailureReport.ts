@@ -1,6 +1,8 @@
 /**
  * Failures of the `whalewatcher` command as a person reads them: what went wrong, what to try,
- * and the exit code that tells a script which kind of failure it was.
+ * and the {@link ExitCode} that tells a script which kind of failure it was. Only the full report
+ * of a permission problem looks at the file system (the socket's owner and mode), once, when the
+ * failure is reported; the first line alone ({@link engineProblem}) never does.
  *
  * @since 0.1.0
  */
@@ -8,88 +10,16 @@ import * as fs from "node:fs"
 import { Cause } from "effect"
 import { CliError } from "effect/cli"
 import { type EngineError, type EngineUnavailable, isEngineError } from "../EngineError.ts"
-import { engineFacts, type EngineKind } from "./engineKind.ts"
-import { terminalSafe } from "./sanitize.ts"
-import { type TaggedErrorClass, taggedError } from "../internal/taggedError.ts"
-
-/**
- * The exit codes, documented in `--help`.
- *
- * @since 0.1.0
- */
-export const ExitCode: {
-  /** Done; also when watch or events end on Ctrl-C / SIGTERM. */
-  readonly Ok: 0
-  /** inspect: no such container, or one without a running process. */
-  readonly NotFound: 1
-  /** The command line is wrong: unknown command or flag, bad or conflicting values. */
-  readonly Usage: 2
-  /** The engine cannot be reached: no socket, permission denied, nothing listening, connection lost. */
-  readonly EngineUnavailable: 3
-  /** The engine refused a request, or something unexpected broke. */
-  readonly Failed: 4
-} = { Ok: 0, NotFound: 1, Usage: 2, EngineUnavailable: 3, Failed: 4 }
-
-/**
- * One of the {@link ExitCode} values.
- *
- * @since 0.1.0
- */
-export type ExitCode = typeof ExitCode[keyof typeof ExitCode]
-
-/**
- * The exit codes and their meaning, as `--help` lists them.
- *
- * @since 0.1.0
- */
-export const exitCodeHelp: ReadonlyArray<readonly [code: ExitCode, meaning: string]> = [
-  [ExitCode.Ok, "success (watch and events: ended by Ctrl-C or SIGTERM)"],
-  [ExitCode.NotFound, "inspect: no such container, or it has no running process"],
-  [ExitCode.Usage, "usage error: unknown command or flag, bad or conflicting values"],
-  [ExitCode.EngineUnavailable, "engine unavailable: no socket, permission denied, not listening, connection lost"],
-  [ExitCode.Failed, "the engine refused a request, or an unexpected error"]
-]
-
-/**
- * Fields of {@link UsageError}.
- *
- * @since 0.1.0
- */
-export interface UsageErrorFields {
-  /** What is wrong with the command line, in a person's words. */
-  readonly problem: string
-}
-
-const UsageErrorBase: TaggedErrorClass<"UsageError", UsageErrorFields> = taggedError("UsageError")
-
-/**
- * The command line parsed, but does not make sense: e.g. `--namespace` together with
- * `--all-namespaces`, or a `--label` filter without a key.
- *
- * @since 0.1.0
- */
-export class UsageError extends UsageErrorBase {
-  /**
-   * The problem, as it is printed.
-   *
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return this.problem
-  }
-}
-
-/**
- * Where the socket address came from; error messages say it, because a forgotten
- * `CONTAINERD_ADDRESS` (or `DOCKER_HOST`) is a common surprise.
- *
- * @since 0.1.0
- */
-export type AddressSource = "flag" | "environment" | "default"
+import { CommandFailed, UsageError } from "./CommandError.ts"
+import type { AddressSource } from "./Connector.ts"
+import { engineFacts, type EngineKind } from "./EngineKind.ts"
+import { ExitCode } from "./ExitCode.ts"
+import { terminalSafe } from "./Sanitize.ts"
 
 /**
  * Which engine an error came from and where its address came from, for the words of a report.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ErrorOrigin {
@@ -104,6 +34,7 @@ const containerdOrigin: ErrorOrigin = { engine: "containerd" }
 /**
  * What to print (on stderr) and which code to exit with.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FailureReport {
@@ -111,35 +42,6 @@ export interface FailureReport {
   readonly exitCode: ExitCode
   /** Lines for stderr; empty when everything was said already (e.g. the usage help). */
   readonly lines: ReadonlyArray<string>
-}
-
-/**
- * Fields of {@link CommandFailed}.
- *
- * @since 0.1.0
- */
-export interface CommandFailedFields {
-  /** What to tell, and the exit code. */
-  readonly report: FailureReport
-}
-
-const CommandFailedBase: TaggedErrorClass<"CommandFailed", CommandFailedFields> = taggedError("CommandFailed")
-
-/**
- * A command failed for a reason already described for people (e.g. an engine error, described
- * with the knowledge of where the socket path came from).
- *
- * @since 0.1.0
- */
-export class CommandFailed extends CommandFailedBase {
-  /**
-   * The report's lines.
-   *
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return this.report.lines.join("\n")
-  }
 }
 
 const addressOrigin = ({ addressSource, engine }: ErrorOrigin): string => {
@@ -185,6 +87,7 @@ const groupName = (gid: number): string | undefined => {
  * Only a permission problem looks at the socket (its owner and mode), and only when asked for
  * the advice.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const describeUnavailable = (
@@ -199,6 +102,7 @@ export const describeUnavailable = (
  * The first line of {@link describeUnavailable}: what went wrong, without touching the file system
  * (the watch screen shows it on every redraw).
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const unavailableProblem = (error: EngineUnavailable, origin: ErrorOrigin = containerdOrigin): string => {
@@ -254,6 +158,7 @@ const detail = (text: string): string => (text === "" ? "" : ` (${text})`)
 /**
  * The exit code and message for an engine error.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const describeEngineError = (error: EngineError, origin: ErrorOrigin = containerdOrigin): FailureReport => {
@@ -278,6 +183,7 @@ export const describeEngineError = (error: EngineError, origin: ErrorOrigin = co
  * The first line of an engine error's report, without touching the file system: for status lines
  * that are drawn again and again.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const engineProblem = (error: EngineError, origin: ErrorOrigin = containerdOrigin): string =>
@@ -289,6 +195,7 @@ export const engineProblem = (error: EngineError, origin: ErrorOrigin = containe
  * The report for whatever ended a command, or `undefined` when it ended well. Usage errors
  * found by the parser were printed by the parser already; interruptions (Ctrl-C) are a normal end.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const describeFailure = (cause: Cause.Cause<unknown>): FailureReport | undefined => {
@@ -312,6 +219,7 @@ export const describeFailure = (cause: Cause.Cause<unknown>): FailureReport | un
  * The report's lines as printed on stderr: prefixed with the program name, terminal-safe (names,
  * IDs and paths in messages may come from anyone).
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const formatReport = (report: FailureReport): string =>

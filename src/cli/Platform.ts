@@ -45,6 +45,7 @@ const terminal: Terminal.Terminal = Terminal.make({
 /**
  * The CLI environment of this process, with the given command-line arguments.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (args: ReadonlyArray<string>): Layer.Layer<Command.Environment> =>

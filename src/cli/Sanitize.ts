@@ -42,6 +42,7 @@ const escapeCharacter = (character: string): string => {
  * ```ts
  * terminalSafe("web\x1b[2J") // "web\\x1b[2J"
  * ```
+ * @category formatting
  * @since 0.1.0
  */
 export const terminalSafe = (text: string): string => text.replace(unsafeCharacters, escapeCharacter)
@@ -50,6 +51,7 @@ export const terminalSafe = (text: string): string => text.replace(unsafeCharact
  * {@link terminalSafe} line by line: line breaks stay line breaks (for multi-line messages that
  * are ours, such as parse errors with suggestions), every other control character is escaped.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const terminalSafeLines = (text: string): string => text.split("\n").map(terminalSafe).join("\n")

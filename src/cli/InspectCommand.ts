@@ -8,10 +8,12 @@ import { Argument, Command, Flag } from "effect/cli"
 import { EngineClient } from "../EngineClient.ts"
 import type { Container } from "../Container.ts"
 import { ContainerNotFound } from "../EngineError.ts"
+import { CommandFailed, type UsageError } from "./CommandError.ts"
 import { Connector, type EngineSelection } from "./Connector.ts"
-import { CommandFailed, ExitCode, type UsageError } from "./errors.ts"
-import { inspectJson, inspectLines } from "./format.ts"
-import { outputStyle, withEngine } from "./rootCommand.ts"
+import { ExitCode } from "./ExitCode.ts"
+import { inspectJson } from "./JsonOutput.ts"
+import { outputStyle, withEngine } from "./RootCommand.ts"
+import { inspectLines } from "./TextOutput.ts"
 
 /** How to include a namespace that the selection leaves out. */
 const howToInclude = (selected: EngineSelection, namespace: string): string => {
@@ -55,6 +57,7 @@ const inIgnoredNamespace = (selected: EngineSelection, target: string): Effect.E
 /**
  * The `inspect` subcommand.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const inspect: Command.Command<
@@ -88,7 +91,7 @@ export const inspect: Command.Command<
             (error) => Effect.flatMap(inIgnoredNamespace(selected, target), () => Effect.fail(error))
           )
         )
-        if (json) return yield* Console.log(inspectJson(container))
+        if (json) return yield* Console.log(JSON.stringify(inspectJson(container)))
         yield* Console.log(inspectLines(container, yield* outputStyle).join("\n"))
       })
     )

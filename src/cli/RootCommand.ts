@@ -9,14 +9,16 @@ import { Command, Flag, TerminalCapabilities } from "effect/cli"
 import { DefaultIgnoredNamespaces } from "../containerd/NamespaceFilter.ts"
 import type { EngineClient } from "../EngineClient.ts"
 import { type EngineError, isEngineError } from "../EngineError.ts"
+import { CommandFailed, type UsageError } from "./CommandError.ts"
 import { Connector, type EngineSelection, type GlobalFlags, selectEngine } from "./Connector.ts"
-import { engineFacts, engineKinds } from "./engineKind.ts"
-import { CommandFailed, describeEngineError, type UsageError } from "./errors.ts"
-import { ansiStyle, plainStyle, type Style } from "./format.ts"
+import { engineFacts, engineKinds } from "./EngineKind.ts"
+import { describeEngineError } from "./FailureReport.ts"
+import { ansiStyle, plainStyle, type Style } from "./TextOutput.ts"
 
 /**
  * The root command: global flags only; the work is done by its subcommands.
  *
+ * @category commands
  * @since 0.1.0
  */
 export const root: Command.Command<"whalewatcher", GlobalFlags, GlobalFlags> = Command.make("whalewatcher").pipe(
@@ -62,6 +64,7 @@ export const root: Command.Command<"whalewatcher", GlobalFlags, GlobalFlags> = C
 /**
  * The engine the global flags select.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const selection: Effect.Effect<EngineSelection, UsageError, Command.CommandContext<"whalewatcher">> = Effect
@@ -71,6 +74,7 @@ export const selection: Effect.Effect<EngineSelection, UsageError, Command.Comma
  * Runs `use` with the selected engine as EngineClient; an engine error becomes a
  * {@link CommandFailed} whose report names the socket and where its path came from.
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const withEngine = <A, E, R>(
@@ -96,6 +100,7 @@ export const withEngine = <A, E, R>(
 /**
  * Colours when standard output is a terminal that takes them (and `NO_COLOR` is not set).
  *
+ * @category getters
  * @since 0.1.0
  */
 export const outputStyle: Effect.Effect<Style> = Effect.gen(function*() {

@@ -7,17 +7,18 @@
  */
 import { DateTime } from "effect"
 import { NoProject } from "../Container.ts"
-import type { ContainerEvent } from "../ContainerEvent.ts"
+import { typeName } from "../ContainerEvent.ts"
 import * as Portfolio from "../Portfolio.ts"
 import type * as Watcher from "../Watcher.ts"
-import { engineFacts, type EngineKind } from "./engineKind.ts"
-import { engineProblem } from "./errors.ts"
-import { changeFacts, eventLine, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./format.ts"
-import { terminalSafe } from "./sanitize.ts"
+import { engineFacts, type EngineKind } from "./EngineKind.ts"
+import { engineProblem } from "./FailureReport.ts"
+import { terminalSafe } from "./Sanitize.ts"
+import { changeFacts, eventLine, eventStyle, groupByProject, groupedTable, type RowNote, type Style, truncate } from "./TextOutput.ts"
 
 /**
  * How long a changed container stays highlighted.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const highlightMillis = 10_000
@@ -25,6 +26,7 @@ export const highlightMillis = 10_000
 /**
  * How many recent events the screen keeps.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const recentEventCount = 8
@@ -32,6 +34,7 @@ export const recentEventCount = 8
 /**
  * Everything one frame shows.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ScreenState {
@@ -56,6 +59,7 @@ export interface ScreenState {
 /**
  * A clock time for people, `HH:MM:SS` in the local time zone.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const clockTime = (epochMillis: number): string => {
@@ -63,16 +67,12 @@ export const clockTime = (epochMillis: number): string => {
   return [date.getHours(), date.getMinutes(), date.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":")
 }
 
-const typeName = (event: { readonly _tag: ContainerEvent["_tag"] }): string => event._tag.toLowerCase()
-
-const typeStyle = (type: string, style: Style): (text: string) => string =>
-  type === "started" ? style.green : type === "exited" ? style.red : type === "paused" ? style.yellow : style.cyan
-
 const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`
 
 /**
  * The status line: what the watcher is doing (first: a narrow terminal cuts the end), and where.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const statusLine = (state: ScreenState, style: Style): string => {
@@ -102,6 +102,7 @@ export const statusLine = (state: ScreenState, style: Style): string => {
 /**
  * The totals line, e.g. `4 containers, 1 paused, 2 projects`.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const totalsLine = (portfolio: Portfolio.Portfolio): string => {
@@ -113,6 +114,7 @@ export const totalsLine = (portfolio: Portfolio.Portfolio): string => {
 /**
  * The notes of containers changed within {@link highlightMillis}: the latest change and its time.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const recentNotes = (state: ScreenState, style: Style): Map<string, RowNote> => {
@@ -120,7 +122,7 @@ export const recentNotes = (state: ScreenState, style: Style): Map<string, RowNo
   for (const { arrivedAt, event } of state.recent) {
     if (state.now - arrivedAt > highlightMillis || event._tag === "Exited") continue
     const type = typeName(event)
-    const colour = typeStyle(type, style)
+    const colour = eventStyle(type, style)
     notes.set(event.container.id, {
       text: `← ${type} ${clockTime(DateTime.toEpochMillis(event.timestamp))}`,
       style: (text) => style.bold(colour(text))
@@ -133,6 +135,7 @@ export const recentNotes = (state: ScreenState, style: Style): Map<string, RowNo
  * One frame: at most `rows - 1` lines (the cursor rests on the last row), none wider than
  * `columns`. When the terminal is too small, the portfolio is cut and says how much is hidden.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const renderScreen = (state: ScreenState, style: Style): Array<string> => {
@@ -166,6 +169,7 @@ export const renderScreen = (state: ScreenState, style: Style): Array<string> =>
  * The escape sequences that draw a frame over the previous one: cursor home, each line cleared
  * to its end, everything below cleared.
  *
+ * @category formatting
  * @since 0.1.0
  */
 export const frame = (lines: ReadonlyArray<string>): string => `\x1b[H${lines.map((line) => `${line}\x1b[K`).join("\n")}\x1b[J`
@@ -173,6 +177,7 @@ export const frame = (lines: ReadonlyArray<string>): string => `\x1b[H${lines.ma
 /**
  * Before the first frame: hide the cursor and clear the screen.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const enterScreen = "\x1b[?25l\x1b[H\x1b[2J"
@@ -180,6 +185,7 @@ export const enterScreen = "\x1b[?25l\x1b[H\x1b[2J"
 /**
  * After the last frame: show the cursor again (the last frame stays visible).
  *
+ * @category constants
  * @since 0.1.0
  */
 export const leaveScreen = "\x1b[?25h"
