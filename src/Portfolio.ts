@@ -551,6 +551,7 @@ export const skipReflected = (
 /**
  * What the engine said about a batch of events, for {@link applyEvents}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Evidence {
@@ -570,6 +571,7 @@ export interface Evidence {
 /**
  * The result of {@link applyEvents}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface AppliedEvents {
@@ -613,6 +615,7 @@ const confirmed = (
  * (it was not needed when the batch began, and an earlier event of the batch made it needed)
  * stops the application there: see {@link AppliedEvents.stoppedAt}; `from` goes on.
  *
+ * @category event rules
  * @since 0.1.0
  */
 export const applyEvents = (

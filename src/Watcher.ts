@@ -194,6 +194,7 @@ export interface Subscription {
  *   yield* watcher.status.changes.pipe(Stream.runForEach((status) => Console.log(status._tag)))
  * })
  * ```
+ * @category models
  * @since 0.1.0
  */
 export interface View<A> {

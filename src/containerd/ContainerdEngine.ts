@@ -172,9 +172,8 @@ const isTooLarge = (error: CallError): boolean =>
 
 /**
  * How long `subscribe` waits for each marker before it publishes another: 1 ms, then twice as
- * long each time, up to 160 ms. On containerd 1.6 the first marker is lost most of the time and a
- * marker's round trip takes about 1 ms: starting at 1 ms makes a subscription live in ~3 ms
- * instead of ~12 ms (bench/RESULTS.md, initial sync).
+ * long each time, up to 160 ms. The first marker is often lost (containerd 1.6); a short first
+ * wait makes the subscription live sooner.
  */
 const markerSchedule: Schedule.Schedule<Duration.Duration> = Schedule.min([
   Schedule.exponential("1 millis", 2),
