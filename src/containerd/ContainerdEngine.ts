@@ -51,7 +51,7 @@ import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEn
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
 import { isIdentifier } from "./internal/identifiers.ts"
 import { replacedInLabels } from "./internal/replacedText.ts"
-import { findSocketOwner } from "./internal/socketOwner.ts"
+import { findSocketOwner } from "../internal/procfs.ts"
 import * as LabelMapping from "./LabelMapping.ts"
 import * as NamespaceFilter from "./NamespaceFilter.ts"
 

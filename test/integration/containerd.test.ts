@@ -3,7 +3,6 @@
  * ContainerdSandbox layer starts for this file and tears down afterwards.
  */
 import { execFile } from "node:child_process"
-import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { Interceptor } from "@connectrpc/connect"
 import { assert, describe, layer } from "@effect/vitest"
@@ -13,6 +12,7 @@ import { fromBinary } from "@bufbuild/protobuf"
 import { ContainerdConnection, ContainerdEngine, LabelMapping, NamespaceFilter } from "../../src/containerd/index.ts"
 import { typeNameOf } from "../../src/containerd/internal/events.ts"
 import type { ContainerEvent } from "../../src/index.ts"
+import { readCommandLine } from "../../src/internal/procfs.ts"
 import { EngineClient } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
 import { openConnections, settledConnections } from "./connections.ts"
@@ -348,9 +348,9 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         assert.match(yield* engine.id, /^[0-9a-f-]{36}$/)
         assert.match(yield* engine.version, /^1\.\S+ \S+$/)
         const pid = yield* engine.pid
-        assert.isNumber(pid)
-        const comm = yield* Effect.promise(() => fs.readFile(`/proc/${pid}/comm`, "utf8"))
-        assert.strictEqual(comm.trim(), "containerd")
+        assert.isDefined(pid)
+        const commandLine = yield* Effect.promise(() => readCommandLine(pid))
+        assert.strictEqual(path.basename(commandLine[0] ?? ""), "containerd")
       }).pipe(Effect.scoped))
   })
 })
