@@ -44,7 +44,7 @@ const suite = (
           whalewatcher([...flags, "inspect", `nothing-${run}`])
         ], { concurrency: 3 })
 
-        assert.strictEqual(table.code, ExitCode.Ok, table.stderr)
+        assert.strictEqual(table.exitCode, ExitCode.Ok, table.stderr)
         const lines = table.stdout.split("\n")
         const rowOf = (id: string) => lines.find((line) => line.includes(id)) ?? ""
         assert.strictEqual(lines[0], "PROJECT shop")
@@ -53,7 +53,7 @@ const suite = (
         assert.match(rowOf(db.id), new RegExp(`^  ${db.id}  db-${run}\\s+${db.pid}  paused$`))
         assert.match(rowOf(web.id), new RegExp(`^  ${web.id}  web-${run}\\s+${web.pid}  running$`))
 
-        assert.strictEqual(json.code, ExitCode.Ok, json.stderr)
+        assert.strictEqual(json.exitCode, ExitCode.Ok, json.stderr)
         const listed = JSON.parse(json.stdout) as Array<Record<string, unknown>>
         const ours = listed.filter((entry) => [web.id, db.id, tool.id].includes(String(entry["id"])))
         assert.deepStrictEqual(ours, [
@@ -62,7 +62,7 @@ const suite = (
           { id: tool.id, name: `tool-${run}`, project: "", pid: tool.pid, paused: false, labels: {} }
         ].sort((a, b) => a.id.localeCompare(b.id)))
 
-        assert.strictEqual(byName.code, ExitCode.Ok, byName.stderr)
+        assert.strictEqual(byName.exitCode, ExitCode.Ok, byName.stderr)
         const expected = (yield* sandbox.inspect(db.id)) as Inspected
         assert.deepStrictEqual(JSON.parse(byName.stdout), {
           id: expected.Id,
@@ -73,10 +73,10 @@ const suite = (
           paused: expected.State.Paused,
           labels: { "com.docker.compose.project": "shop", tier: "back" }
         })
-        assert.strictEqual(byPrefix.code, ExitCode.Ok, byPrefix.stderr)
+        assert.strictEqual(byPrefix.exitCode, ExitCode.Ok, byPrefix.stderr)
         assert.include(byPrefix.stdout, web.id)
         assert.include(byPrefix.stdout, `web-${run}`)
-        assert.strictEqual(missing.code, ExitCode.NotFound, missing.stderr)
+        assert.strictEqual(missing.exitCode, ExitCode.NotFound, missing.stderr)
         assert.include(missing.stderr, `no container named or with ID "nothing-${run}"`)
         yield* Effect.forEach([web, db, tool], ({ id }) => sandbox.remove(id), { concurrency: 3, discard: true })
       }))
@@ -97,7 +97,7 @@ const suite = (
             })),
           until: (stdout) => stdout.includes("\"exited\"")
         })
-        assert.strictEqual(result.code, ExitCode.Ok, result.stderr)
+        assert.strictEqual(result.exitCode, ExitCode.Ok, result.stderr)
         assert.match(result.stderr, /^whalewatcher: following events of (Docker|Podman) at \S+ \(\d+ containers? alive\); Ctrl-C ends\n$/)
         const lines = jsonLines(result.stdout).filter((line) => line["id"] === id)
         assert.deepStrictEqual(lines.map((line) => [line["type"], line["name"], line["project"]]), [
@@ -129,7 +129,7 @@ const suite = (
             }).pipe(Effect.timeout("15 seconds"))),
           until: (stdout) => (output = stdout).includes("\"type\":\"paused\"")
         })
-        assert.strictEqual(result.code, ExitCode.Ok, `${result.stderr}\n${result.stdout}`)
+        assert.strictEqual(result.exitCode, ExitCode.Ok, `${result.stderr}\n${result.stdout}`)
         assert.strictEqual(result.stderr, "")
         const name = `new-${run}`
         assert.deepStrictEqual(jsonLines(result.stdout), [

@@ -2,7 +2,6 @@
  * The connection and the engine client against a REAL containerd: the private one the
  * ContainerdSandbox layer starts for this file and tears down afterwards.
  */
-import { execFile } from "node:child_process"
 import * as path from "node:path"
 import type { Interceptor } from "@connectrpc/connect"
 import { assert, describe, layer } from "@effect/vitest"
@@ -15,6 +14,7 @@ import type { ContainerEvent } from "../../src/index.ts"
 import { readCommandLine } from "../../src/internal/procfs.ts"
 import { EngineClient } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { runProcess } from "../../src/testing/internal/process.ts"
 import { openConnections, settledConnections } from "./connections.ts"
 
 // Container ids unique to this run: runc keeps state per namespace/id outside the sandbox.
@@ -140,15 +140,13 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         const sandbox = yield* ContainerdSandbox.ContainerdSandbox
         const root = path.resolve(import.meta.dirname, "../..")
         // containerd's socket is rw for root only: the same program as `nobody` is refused.
-        const result = yield* Effect.callback<{ code: number; stderr: string }>((resume) => {
-          execFile(
-            "setpriv",
-            ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "examples/version.ts", "--address", sandbox.socketPath],
-            { cwd: root, env: { ...process.env, HOME: "/tmp" } },
-            (error, _stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : Number(error.code), stderr }))
-          )
-        })
-        assert.strictEqual(result.code, 1, result.stderr)
+        const result = yield* runProcess(
+          "setpriv",
+          "setpriv",
+          ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "examples/version.ts", "--address", sandbox.socketPath],
+          { cwd: root, env: { HOME: "/tmp" } }
+        )
+        assert.strictEqual(result.exitCode, 1, result.stderr)
         assert.include(result.stderr, `Version.Version at ${sandbox.socketPath}: permission denied`)
         assert.include(result.stderr, "EACCES")
       }))

@@ -4,7 +4,6 @@
  * (forged task events), late duplicate starts, and sockets that are not containerd at all. None
  * of it may blind the engine client or leave the Watcher's portfolio wrong.
  */
-import { execFile } from "node:child_process"
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf"
 import { TaskExitSchema, TaskPausedSchema, TaskStartSchema } from "../../gen/containerd/events/task_pb.ts"
 import { assert, describe, layer } from "@effect/vitest"
@@ -12,6 +11,7 @@ import { Context, type Duration, Effect, Layer, SubscriptionRef } from "effect"
 import { ContainerdConnection, ContainerdEngine } from "../../src/containerd/index.ts"
 import { EngineClient, Portfolio, Watcher } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { runProcess } from "../../src/testing/internal/process.ts"
 
 const run = Math.random().toString(36).slice(2, 8)
 const uid = (name: string) => `${name}-${run}`
@@ -35,11 +35,13 @@ const watcherIn = (address: string, options: Parameters<typeof ContainerdEngine.
  * arguments as UTF-8, so raw bytes (e.g. 0xff in a label) are made by `printf` in the shell.
  */
 const shell = (sandbox: Sandbox, script: string) =>
-  Effect.callback<string, Error>((resume) => {
-    execFile("sh", ["-c", script], { env: { ...process.env, SOCK: sandbox.socketPath }, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      resume(error === null ? Effect.succeed(stdout) : Effect.fail(new Error(`${script}: ${error.message}\n${stderr}`)))
-    })
-  })
+  runProcess("shell", "sh", ["-c", script], { env: { SOCK: sandbox.socketPath } }).pipe(
+    Effect.flatMap((result) =>
+      result.exitCode === 0
+        ? Effect.succeed(result.stdout)
+        : Effect.fail(new Error(`${script}: exit ${result.exitCode}\n${result.stderr}`))
+    )
+  )
 
 /** Waits until `check` holds on the watcher's portfolio, up to `timeout`. */
 const until = (
