@@ -17,15 +17,24 @@
  */
 import { createHash } from "node:crypto"
 import process from "node:process"
-import { Context, DateTime, Deferred, Effect, Fiber, Layer, Stream, SubscriptionRef } from "effect"
+import { parseArgs } from "node:util"
+import { Console, Context, DateTime, Deferred, Effect, Fiber, Layer, Stream, SubscriptionRef } from "effect"
 import type { Container } from "../src/Container.ts"
 import type { ContainerEvent } from "../src/ContainerEvent.ts"
+import * as Main from "../src/Main.ts"
 import * as Portfolio from "../src/Portfolio.ts"
 import * as FakeEngine from "../src/testing/FakeEngine.ts"
 import * as Watcher from "../src/Watcher.ts"
 import { summarize, type Summary } from "./lib/stats.ts"
 
-const quick = process.argv.includes("--quick")
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    // `--case "pause/resume, 1"` runs that throughput case alone (e.g. under --cpu-prof).
+    case: { type: "string" }
+  }
+})
+const quick = flags.quick
 const portfolioSize = 10_000
 const eventsPerRun = quick ? 20_000 : 200_000
 const runs = quick ? 1 : 5
@@ -257,8 +266,7 @@ const cases: ReadonlyArray<readonly [Workload, number]> = [
   ["mixed", 1]
 ]
 
-// `--case "pause/resume, 1"` runs that throughput case alone (e.g. under --cpu-prof).
-const only = process.argv.includes("--case") ? process.argv[process.argv.indexOf("--case") + 1] : undefined
+const only = flags.case
 
 const main = Effect.gen(function*() {
   const heap = only === undefined ? heapPerContainer() : undefined
@@ -271,10 +279,4 @@ const main = Effect.gen(function*() {
   return { portfolioSize, eventsPerRun, runs, chunk, floor, watcher, heap }
 })
 
-Effect.runPromise(main).then(
-  (result) => console.log(JSON.stringify(result)),
-  (error: unknown) => {
-    console.error(error)
-    process.exitCode = 1
-  }
-)
+Main.runMain(Effect.flatMap(main, (result) => Console.log(JSON.stringify(result))))

@@ -16,7 +16,9 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import process from "node:process"
+import { parseArgs } from "node:util"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Main } from "../src/index.ts"
 import { ContainerdSandbox } from "../src/testing/index.ts"
 import { type ProcessOutput, runProcess } from "../src/testing/internal/process.ts"
 import * as Events from "./events.ts"
@@ -27,17 +29,20 @@ import { count, ms, ratio, summarize } from "./lib/stats.ts"
 import { renderSection, row, type Section, section, verdict } from "./lib/table.ts"
 import * as Sync from "./sync.ts"
 
-const args = process.argv.slice(2)
-const quick = args.includes("--quick") || process.env["BENCH_QUICK"] === "1"
-const option = (name: string): string | undefined => {
-  const index = args.indexOf(`--${name}`)
-  return index < 0 ? undefined : args[index + 1]
-}
-const only = option("only")?.split(",").map(Number)
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    out: { type: "string" },
+    sizes: { type: "string" }
+  }
+})
+const quick = flags.quick || process.env["BENCH_QUICK"] === "1"
+const only = flags.only?.split(",").map(Number)
 const runs = (sectionNumber: number) => only === undefined || only.includes(sectionNumber)
-const outFile = option("out") ?? (quick || only !== undefined ? undefined : path.join(root, "bench", "RESULTS.md"))
+const outFile = flags.out ?? (quick || only !== undefined ? undefined : path.join(root, "bench", "RESULTS.md"))
 
-const sizes = option("sizes")?.split(",").map(Number)
+const sizes = flags.sizes?.split(",").map(Number)
 const baseSettings = quick
   ? {
     sync: { sizes: [16], rounds: () => 3, warmupRounds: 1, settleMillis: 200, startConcurrency: 4 },
@@ -323,18 +328,7 @@ const main = Effect.gen(function*() {
     yield* Effect.promise(() => fs.writeFile(outFile, report))
     console.error(`bench: written to ${path.relative(root, outFile)}`)
   }
-  if (failures.length > 0) process.exitCode = 1
+  if (failures.length > 0) return yield* Effect.fail(new Error(`${failures.length} section(s) failed`))
 })
 
-const fiber = Effect.runFork(main)
-const stop = () => fiber.interruptUnsafe()
-process.once("SIGINT", stop)
-process.once("SIGTERM", stop)
-fiber.addObserver((exit) => {
-  process.removeListener("SIGINT", stop)
-  process.removeListener("SIGTERM", stop)
-  if (Exit.isFailure(exit)) {
-    console.error(String(exit.cause))
-    process.exitCode = 1
-  }
-})
+Main.runMain(main)
