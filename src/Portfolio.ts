@@ -23,9 +23,10 @@
  * ```
  * @since 0.1.0
  */
-import { HashMap, HashSet, Option } from "effect"
+import { Array as Arr, HashMap, HashSet, Option } from "effect"
 import * as Container from "./Container.ts"
 import type * as ContainerEvent from "./ContainerEvent.ts"
+import { byId } from "./internal/ordering.ts"
 
 /**
  * The containers of one compose project.
@@ -308,11 +309,7 @@ const withoutName = (
   return rest.length === 0 ? HashMap.remove(byName, container.name) : HashMap.set(byName, container.name, rest)
 }
 
-const byIdOrder = (a: Container.Container, b: Container.Container): number =>
-  a.id < b.id ? -1 : a.id > b.id ? 1 : 0
-
-const sortById = (values: Iterable<Container.Container>): Array<Container.Container> =>
-  Array.from(values).sort(byIdOrder)
+const sortById = (values: Iterable<Container.Container>): Array<Container.Container> => Arr.sort(values, byId)
 
 // ---------------------------------------------------------------------------------------------
 // Lifecycle changes

@@ -4,9 +4,11 @@
  *
  * @since 0.1.0
  */
+import { Array as Arr } from "effect"
 import { CliOutput } from "effect/cli"
 import { type Container, NoProject } from "../Container.ts"
 import { typeName } from "../ContainerEvent.ts"
+import { byId as idOrder } from "../internal/ordering.ts"
 import type { WatcherEvent } from "../Watcher.ts"
 import { terminalSafe } from "./sanitize.ts"
 
@@ -39,8 +41,7 @@ export interface ListedContainer {
  *
  * @since 0.1.0
  */
-export const byId = (containers: Iterable<Container>): Array<Container> =>
-  Array.from(containers).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+export const byId = (containers: Iterable<Container>): Array<Container> => Arr.sort(containers, idOrder)
 
 /**
  * Labels with their keys in sorted order (code unit order), so that JSON output is stable

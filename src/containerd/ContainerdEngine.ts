@@ -18,7 +18,21 @@
  * @since 0.1.0
  */
 import { create } from "@bufbuild/protobuf"
-import { type Cause, type Config, Deferred, type Duration, Effect, Exit, Layer, Option, Queue, type Scope, Stream } from "effect"
+import {
+  Array as Arr,
+  type Cause,
+  type Config,
+  Deferred,
+  type Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Order,
+  Queue,
+  type Scope,
+  Stream
+} from "effect"
 import {
   type Container as ContainerdContainer,
   ContainerSchema
@@ -158,6 +172,12 @@ const isUnimplemented = (error: CallError): boolean =>
 /** A message larger than either side's limit (containerd: "trying to send message larger than max"). */
 const isTooLarge = (error: CallError): boolean =>
   error._tag === "EngineRequestError" && error.code === "ResourceExhausted"
+
+/** Name matches by display ID, as containers are listed (the first one is the one `inspect` finds). */
+const byDisplayId: Order.Order<{ readonly displayId: string }> = Order.mapInput(
+  Order.String,
+  (match: { readonly displayId: string }) => match.displayId
+)
 
 /**
  * Builds the engine client from its services.
@@ -352,7 +372,7 @@ export const make = (
                 .map((record) => ({ namespace, record, displayId: LabelMapping.displayId(namespace, record.id) }))
             )
           ), { concurrency: listConcurrency })
-        const matches = perNamespace.flat().sort((a, b) => a.displayId < b.displayId ? -1 : a.displayId > b.displayId ? 1 : 0)
+        const matches = Arr.sort(perNamespace.flat(), byDisplayId)
         return matches[0]
       })
 

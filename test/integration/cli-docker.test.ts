@@ -8,6 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { type Context, Effect, type Layer } from "effect"
 import { ExitCode } from "../../src/cli/errors.ts"
 import { DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
+import { byId } from "../../src/internal/ordering.ts"
 import { jsonLines, whalewatcher } from "./cliProcess.ts"
 
 const run = Math.random().toString(36).slice(2, 8)
@@ -60,7 +61,7 @@ const suite = (
           { id: web.id, name: `web-${run}`, project: "shop", pid: web.pid, paused: false, labels: { "com.docker.compose.project": "shop" } },
           { id: db.id, name: `db-${run}`, project: "shop", pid: db.pid, paused: true, labels: { "com.docker.compose.project": "shop", tier: "back" } },
           { id: tool.id, name: `tool-${run}`, project: "", pid: tool.pid, paused: false, labels: {} }
-        ].sort((a, b) => a.id.localeCompare(b.id)))
+        ].sort(byId))
 
         assert.strictEqual(byName.exitCode, ExitCode.Ok, byName.stderr)
         const expected = (yield* sandbox.inspect(db.id)) as Inspected

@@ -6,6 +6,7 @@ import * as path from "node:path"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { type Context, Effect } from "effect"
 import { ContainerdSandbox, DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
+import { byId } from "../../src/internal/ordering.ts"
 import { type ProcessOutput, runProcess } from "../../src/testing/internal/process.ts"
 
 const root = path.resolve(import.meta.dirname, "../..")
@@ -206,7 +207,7 @@ const dockerExamples = (engine: "docker" | "podman", service: Context.Key<any, D
             assert.deepStrictEqual(listed, [
               { id: bee.id, name: `bee-${name}-${run}`, project: "hive", pid: bee.pid, paused: false, labels: { "com.docker.compose.project": "hive" } },
               { id: ant.id, name: `ant-${name}-${run}`, project: "", pid: ant.pid, paused: true, labels: {} }
-            ].sort((a, b) => a.id.localeCompare(b.id)))
+            ].sort(byId))
             yield* Effect.all([sandbox.remove(bee.id), sandbox.remove(ant.id)], { concurrency: "unbounded" })
           }))
 

@@ -8,6 +8,7 @@ import {
   type ContainerdSandboxShape,
   SandboxError
 } from "../../src/testing/ContainerdSandbox.ts"
+import { byId } from "../../src/internal/ordering.ts"
 import { isProcessRunning, processesMentioning, readCommandLine } from "../../src/internal/procfs.ts"
 import { leftoversOf } from "./leftovers.ts"
 
@@ -156,7 +157,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("ContainerdSandb
       assert.strictEqual(new Set(pids).size, ids.length)
       const tasks = yield* sandbox.tasks(namespace)
       assert.deepStrictEqual(
-        [...tasks].sort((a, b) => a.id.localeCompare(b.id)),
+        [...tasks].sort(byId),
         ids.map((id, index) => ({ id, pid: pids[index]!, status: "RUNNING" as const }))
       )
     }))

@@ -3,6 +3,7 @@ import { ConfigProvider, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { DockerConnection, DockerEngine } from "../../src/docker/index.ts"
 import { decodeEventLine, sinceParameter } from "../../src/docker/internal/events.ts"
 import { EngineClient } from "../../src/index.ts"
+import { byId } from "../../src/internal/ordering.ts"
 import { type FakeDocker, makeFakeDocker } from "./fakeDockerApi.ts"
 
 const address = "/run/fake/docker.sock"
@@ -126,7 +127,7 @@ describe("DockerEngine list and inspect", () => {
     Effect.gen(function*() {
       const fake = populated()
       const engine = yield* engineOf(fake)
-      const containers = [...(yield* engine.list)].sort((a, b) => a.id.localeCompare(b.id))
+      const containers = [...(yield* engine.list)].sort(byId)
       assert.deepStrictEqual(containers, [
         { id: hex("a"), name: "web", labels: {}, pid: 101, project: "", paused: false, namespace: "" },
         {
@@ -152,8 +153,8 @@ describe("DockerEngine list and inspect", () => {
     Effect.gen(function*() {
       const docker = populated()
       const podman = populated({ podman: true })
-      const fromDocker = [...(yield* (yield* engineOf(docker)).list)].sort((a, b) => a.id.localeCompare(b.id))
-      const fromPodman = [...(yield* (yield* engineOf(podman)).list)].sort((a, b) => a.id.localeCompare(b.id))
+      const fromDocker = [...(yield* (yield* engineOf(docker)).list)].sort(byId)
+      const fromPodman = [...(yield* (yield* engineOf(podman)).list)].sort(byId)
       assert.deepStrictEqual(fromPodman, fromDocker)
       assert.strictEqual(fromPodman.length, 2)
       assert.deepStrictEqual(podman.requests.filter((request) => request !== "GET /_ping").map((r) => r.split("?")[0]), [
