@@ -64,6 +64,7 @@ import {
 import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEnricher.ts"
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
 import { isIdentifier } from "./internal/identifiers.ts"
+import { namespaceFilterOf } from "./internal/namespaceOptions.ts"
 import { replacedInLabels } from "./internal/replacedText.ts"
 import { findSocketOwner } from "../internal/procfs.ts"
 import * as LabelMapping from "./LabelMapping.ts"
@@ -580,12 +581,10 @@ export const layerConfig = (
 ): Layer.Layer<EngineClient, Config.ConfigError> =>
   layer(options).pipe(
     Layer.provide(connectionLayerConfig(options)),
-    Layer.provide(
-      options.onlyNamespaces !== undefined
-        ? NamespaceFilter.only(options.onlyNamespaces)
-        : options.ignoreNamespaces !== undefined
-        ? NamespaceFilter.ignoring([...options.ignoreNamespaces, ...(options.ignoreAlsoNamespaces ?? [])])
-        : NamespaceFilter.ignoringAlso(options.ignoreAlsoNamespaces ?? [])
-    ),
+    Layer.provide(namespaceFilterOf({
+      only: options.onlyNamespaces,
+      ignore: options.ignoreNamespaces,
+      ignoreAlso: options.ignoreAlsoNamespaces
+    })),
     Layer.provide(LabelMapping.fromLabels({ nameLabel: options.nameLabel, projectLabel: options.projectLabel }))
   )
