@@ -14,6 +14,7 @@ import { subscribeFilters } from "../../src/containerd/internal/events.ts"
 import type { Container, ContainerEvent } from "../../src/index.ts"
 import { EngineClient } from "../../src/index.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
+import { eventually } from "../eventually.ts"
 
 /** The engine over a fake containerd, with the default filter and mapping unless replaced. */
 const engineLayer = (
@@ -488,8 +489,7 @@ describe("ContainerdEngine.subscribe", () => {
       assert.strictEqual(error._tag, "EngineUnavailable")
 
       yield* Effect.scoped(client.subscribe)
-      yield* Effect.sleep("20 millis")
-      assert.strictEqual(fake.subscriberCount, 0)
+      yield* eventually(() => fake.subscriberCount === 0, "the server-side subscription ended")
     }).pipe(Effect.provide(engineLayer(fake)))
   })
 })

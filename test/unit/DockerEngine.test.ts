@@ -4,6 +4,7 @@ import { DockerConnection, DockerEngine } from "../../src/docker/index.ts"
 import { decodeEventLine, sinceParameter } from "../../src/docker/internal/events.ts"
 import { EngineClient } from "../../src/index.ts"
 import { byId } from "../../src/internal/ordering.ts"
+import { eventually } from "../eventually.ts"
 import { type FakeDocker, makeFakeDocker } from "./fakeDockerApi.ts"
 
 const address = "/run/fake/docker.sock"
@@ -36,16 +37,6 @@ const populated = (options: Parameters<typeof makeFakeDocker>[0] = {}) => {
   fake.add(hex("d"), "fresh")
   return fake
 }
-
-/** Waits (against a real deadline) until `condition` holds. */
-const eventually = (condition: () => boolean, what: string) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + 5_000
-    while (!condition()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting until ${what}`))
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-    }
-  })
 
 describe("DockerConnection", () => {
   it.effect("negotiates the API version from the ping", () =>
