@@ -6,6 +6,15 @@
  */
 import * as fs from "node:fs/promises"
 
+/** A file's text, or undefined when it cannot be read (gone meanwhile, or no /proc at all). */
+const readText = async (path: string): Promise<string | undefined> => {
+  try {
+    return await fs.readFile(path, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
 /** Fields of /proc/PID/stat. */
 export interface ProcessStatus {
   /** One letter: R running, S sleeping, T stopped, Z zombie, X dead, ... */
@@ -16,14 +25,11 @@ export interface ProcessStatus {
 }
 
 export const readProcessStatus = async (pid: number): Promise<ProcessStatus | undefined> => {
-  try {
-    const text = await fs.readFile(`/proc/${pid}/stat`, "utf8")
-    // The command name in parentheses may contain spaces and parentheses: fields start after the last ")".
-    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ")
-    return { state: fields[0] ?? "", parentPid: Number(fields[1]), startTime: fields[19] ?? "" }
-  } catch {
-    return undefined
-  }
+  const text = await readText(`/proc/${pid}/stat`)
+  if (text === undefined) return undefined
+  // The command name in parentheses may contain spaces and parentheses: fields start after the last ")".
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ")
+  return { state: fields[0] ?? "", parentPid: Number(fields[1]), startTime: fields[19] ?? "" }
 }
 
 /** A process that still runs: neither gone nor a zombie. */
@@ -33,14 +39,10 @@ export const isLive = (status: ProcessStatus | undefined): status is ProcessStat
 export const isProcessRunning = async (pid: number): Promise<boolean> => isLive(await readProcessStatus(pid))
 
 /** The arguments a process was started with; empty when it is gone (or a kernel thread). */
-export const readCommandLine = async (pid: number): Promise<ReadonlyArray<string>> => {
-  try {
-    const text = await fs.readFile(`/proc/${pid}/cmdline`, "utf8")
-    return text.split("\0").filter((argument, index, all) => argument.length > 0 || index < all.length - 1)
-  } catch {
-    return []
-  }
-}
+export const readCommandLine = async (pid: number): Promise<ReadonlyArray<string>> =>
+  ((await readText(`/proc/${pid}/cmdline`)) ?? "")
+    .split("\0")
+    .filter((argument, index, all) => argument.length > 0 || index < all.length - 1)
 
 export interface ProcessInfo {
   readonly pid: number
@@ -80,20 +82,13 @@ export interface UnixSocket {
 }
 
 // Columns: Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 marks a listening socket.
-export const readUnixSockets = async (): Promise<ReadonlyArray<UnixSocket>> => {
-  let table: string
-  try {
-    table = await fs.readFile("/proc/net/unix", "utf8")
-  } catch {
-    return []
-  }
-  return table.split("\n").slice(1).flatMap((line) => {
+export const readUnixSockets = async (): Promise<ReadonlyArray<UnixSocket>> =>
+  ((await readText("/proc/net/unix")) ?? "").split("\n").slice(1).flatMap((line) => {
     const columns = line.trim().split(/\s+/)
     return columns.length < 7
       ? []
       : [{ inode: columns[6]!, path: columns.slice(7).join(" "), listening: columns[3] === "00010000" }]
   })
-}
 
 /**
  * The PID of the process listening on `socketPath`, or undefined when it cannot be told (other
@@ -126,15 +121,8 @@ const decodeMountPath = (field: string): string =>
   field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
 
 /** The mount points this process sees. */
-export const readMountPoints = async (): Promise<ReadonlyArray<string>> => {
-  let mounts: string
-  try {
-    mounts = await fs.readFile("/proc/self/mounts", "utf8")
-  } catch {
-    return []
-  }
-  return mounts.split("\n").flatMap((line) => {
+export const readMountPoints = async (): Promise<ReadonlyArray<string>> =>
+  ((await readText("/proc/self/mounts")) ?? "").split("\n").flatMap((line) => {
     const field = line.split(" ")[1]
     return field === undefined ? [] : [decodeMountPath(field)]
   })
-}

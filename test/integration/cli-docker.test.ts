@@ -9,6 +9,7 @@ import { type Context, Effect, type Layer } from "effect"
 import { ExitCode } from "../../src/cli/errors.ts"
 import { DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
 import { byId } from "../../src/internal/ordering.ts"
+import { eventually } from "../eventually.ts"
 import { jsonLines, whalewatcher } from "./cliProcess.ts"
 
 const run = Math.random().toString(36).slice(2, 8)
@@ -125,7 +126,7 @@ const suite = (
               started = yield* sandbox.run({ name: `new-${run}`, labels: { "com.docker.compose.project": "lab" } })
               // Paused only once the start is announced: a pause before the start is looked up
               // would be announced as a start of a paused container, and no pause after it.
-              while (!output.includes("\"type\":\"started\"")) yield* Effect.sleep("20 millis")
+              yield* eventually(() => output.includes("\"type\":\"started\""), "the start announced")
               yield* sandbox.pause(started.id)
             }).pipe(Effect.timeout("15 seconds"))),
           until: (stdout) => (output = stdout).includes("\"type\":\"paused\"")

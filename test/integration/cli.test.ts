@@ -8,6 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { ExitCode } from "../../src/cli/errors.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { eventually } from "../eventually.ts"
 import { jsonLines, whalewatcher } from "./cliProcess.ts"
 import { impostor, impostors } from "./impostors.ts"
 
@@ -194,7 +195,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
             newPid = yield* sandbox.run({ id: "new", namespace: ns, labels: { "com.docker.compose.project": "lab" } })
             // Paused only once the start is announced: a pause before the start is looked up
             // would be announced as a start of a paused container, and no pause after it.
-            while (!output.includes("\"type\":\"started\"")) yield* Effect.sleep("20 millis")
+            yield* eventually(() => output.includes("\"type\":\"started\""), "the start announced")
             yield* sandbox.pause(ns, "new")
           }).pipe(Effect.timeout("15 seconds"))),
         until: (stdout) => (output = stdout).includes("\"type\":\"paused\"")

@@ -4,6 +4,7 @@
  */
 import { Effect } from "effect"
 import { readUnixSockets } from "../../src/internal/procfs.ts"
+import { eventually } from "../eventually.ts"
 
 /** Connections to `socketPath` other than the listener (both ends of a connection show the path). */
 export const openConnections = (socketPath: string): Effect.Effect<number> =>
@@ -26,3 +27,12 @@ export const settledConnections = (socketPath: string): Effect.Effect<number> =>
     }
     return last
   })
+
+/** Waits until `count` connections to `socketPath` are open (see {@link settledConnections} on Deno and Bun). */
+export const awaitConnections = (socketPath: string, count: number): Effect.Effect<void> => {
+  let open = -1
+  return eventually(
+    Effect.map(openConnections(socketPath), (now) => (open = now) === count),
+    () => `${count} connections to ${socketPath}; ${open} are open`
+  )
+}

@@ -8,6 +8,7 @@ import { type Context, Effect } from "effect"
 import { ContainerdSandbox, DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
 import { byId } from "../../src/internal/ordering.ts"
 import { type ProcessOutput, runProcess } from "../../src/testing/internal/process.ts"
+import { eventually } from "../eventually.ts"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const bin = (name: string) => path.join(root, "node_modules", ".bin", name)
@@ -160,7 +161,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
           const drive = Effect.gen(function*() {
             yield* sandbox.run({ id, namespace, labels: { "nerdctl/name": "wally", "com.docker.compose.project": "zoo" } })
             // Paused once the start is announced (else it may be announced as the start of a paused container).
-            while (!output.includes(`${namespace}/${id}`)) yield* Effect.sleep("20 millis")
+            yield* eventually(() => output.includes(`${namespace}/${id}`), "the start announced")
             yield* sandbox.pause(namespace, id)
             yield* sandbox.kill(namespace, `old-${run}`)
           }).pipe(Effect.timeout("20 seconds"))
@@ -220,7 +221,7 @@ const dockerExamples = (engine: "docker" | "podman", service: Context.Key<any, D
             const drive = Effect.gen(function*() {
               started = yield* sandbox.run({ name: `wally-${name}-${run}`, labels: { "com.docker.compose.project": "zoo" } })
               // Paused once the start is announced (else it may be announced as the start of a paused container).
-              while (!output.includes(started.id)) yield* Effect.sleep("20 millis")
+              yield* eventually(() => output.includes(started.id), "the start announced")
               yield* sandbox.pause(started.id)
               yield* sandbox.kill(old.id)
             }).pipe(Effect.timeout("20 seconds"))
