@@ -15,6 +15,7 @@ import type { Container, ContainerEvent } from "../../src/index.ts"
 import { EngineClient } from "../../src/index.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
 import { eventually } from "../eventually.ts"
+import { shopScene } from "./shopScene.ts"
 
 /** The engine over a fake containerd, with the default filter and mapping unless replaced. */
 const engineLayer = (
@@ -40,12 +41,7 @@ const byId = (containers: ReadonlyArray<Container.Container>) =>
 
 /** A fake with one alive container in each of several namespaces, and some that are not alive. */
 const populatedFake = () => {
-  const fake = FakeContainerd.make()
-  fake.addContainer({ namespace: "default", id: "web", labels: { "nerdctl/name": "frontend", "com.docker.compose.project": "shop" } })
-  fake.startTask({ namespace: "default", id: "web", pid: 101 })
-  fake.addContainer({ namespace: "shop", id: "db", labels: { "nerdctl/name": "database", "com.docker.compose.project": "shop" } })
-  fake.startTask({ namespace: "shop", id: "db", pid: 102 })
-  fake.pauseTask({ namespace: "shop", id: "db" })
+  const fake = shopScene()
   fake.addContainer({ namespace: "shop", id: "cache" })
   fake.startTask({ namespace: "shop", id: "cache", pid: 103 })
   fake.setTaskStatus({ namespace: "shop", id: "cache", status: Status.PAUSING })
@@ -74,7 +70,7 @@ describe("ContainerdEngine.list", () => {
       assert.deepStrictEqual(containers["web"], {
         id: "web",
         name: "frontend",
-        labels: { "nerdctl/name": "frontend", "com.docker.compose.project": "shop" },
+        labels: { "nerdctl/name": "frontend", "com.docker.compose.project": "shop", tier: "front" },
         pid: 101,
         project: "shop",
         paused: false,

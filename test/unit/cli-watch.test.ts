@@ -8,14 +8,11 @@ import { Effect } from "effect"
 import { ExitCode } from "../../src/cli/errors.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
 import { fakeConnector, lastFrame, runCli, runCliUntil, waitFor, withoutTimes } from "./cliHarness.ts"
+import { shopScene } from "./shopScene.ts"
 
+/** The shop and a container of no project in another namespace. */
 const scene = () => {
-  const fake = FakeContainerd.make()
-  fake.addContainer({ namespace: "default", id: "web", labels: { "nerdctl/name": "frontend", "com.docker.compose.project": "shop" } })
-  fake.startTask({ namespace: "default", id: "web", pid: 101 })
-  fake.addContainer({ namespace: "shop", id: "db", labels: { "nerdctl/name": "database", "com.docker.compose.project": "shop" } })
-  fake.startTask({ namespace: "shop", id: "db", pid: 102 })
-  fake.pauseTask({ namespace: "shop", id: "db" })
+  const fake = shopScene()
   fake.addContainer({ namespace: "lab", id: "scratch" })
   fake.startTask({ namespace: "lab", id: "scratch", pid: 103 })
   return fake
