@@ -183,8 +183,8 @@ describe("whalewatcher watch", () => {
           yield* waitFor(captured, (c) => lastFrame(c.stdout).includes("live since"), "the first frame")
           fake.failNext("Events.Subscribe", Code.Unavailable, "restarting")
           fake.dropSubscriptions(Code.Unavailable, "restarting")
-          yield* waitFor(captured, (c) => lastFrame(c.stdout).includes("retrying"), "a frame while retrying")
-          expect(withoutTimes(lastFrame(captured.stdout)).split("\n")[0]).toMatch(
+          const retrying = yield* waitFor(captured, (c) => lastFrame(c.stdout).includes("retrying"), "a frame while retrying")
+          expect(withoutTimes(lastFrame(retrying.stdout)).split("\n")[0]).toMatch(
             /^whalewatcher {2}containerd at \/run\/containerd\/containerd\.sock is unavailable \(restarting\); retrying in \ds \(attempt 2\)…$/
           )
           yield* waitFor(captured, (c) => lastFrame(c.stdout).includes("live since"), "a frame when back")
