@@ -46,6 +46,20 @@ const gc = (globalThis as { gc?: () => void }).gc
 /** A 64-hex-digit id like the ones nerdctl and docker make. */
 const hexId = (i: number): string => createHash("sha256").update(`container-${i}`).digest("hex")
 
+/** Container `i` of a portfolio of the size measured here, in one of the namespaces by turn. */
+const containerAt = (i: number, labels: Record<string, string>, pid: number): Container => {
+  const namespace = namespaces[i % namespaces.length]!
+  return {
+    id: `${namespace}/${hexId(i)}`,
+    name: `${namespace}/svc-${i}`,
+    labels,
+    pid,
+    project: `proj-${i % 25}`,
+    paused: false,
+    namespace
+  }
+}
+
 const labelsOf = (i: number): Record<string, string> => ({
   "nerdctl/name": `svc-${i}`,
   "com.docker.compose.project": `proj-${i % 25}`,
@@ -183,19 +197,7 @@ const throughput = (subscribers: number, workload: Workload) =>
 
 /** The floor: Portfolio.applyEvent in a plain loop, no Effect, no queues, no subscribers. */
 const pureFloor = (): Summary => {
-  const containers: Array<Container> = []
-  for (let i = 0; i < portfolioSize; i++) {
-    const namespace = namespaces[i % namespaces.length]!
-    containers.push({
-      id: `${namespace}/${hexId(i)}`,
-      name: `${namespace}/svc-${i}`,
-      labels: labelsOf(i),
-      pid: 1000 + i,
-      project: `proj-${i % 25}`,
-      paused: false,
-      namespace
-    })
-  }
+  const containers = Array.from({ length: portfolioSize }, (_, i) => containerAt(i, labelsOf(i), 1000 + i))
   let portfolio = Portfolio.fromContainers(containers)
   const rates: Array<number> = []
   for (let run = 0; run < runs + 1; run++) {
@@ -229,19 +231,7 @@ const heapPerContainer = () => {
   const noLabels = Object.freeze({})
   const n = portfolioSize
   const base = settledHeap()
-  const containers: Array<Container> = []
-  for (let i = 0; i < n; i++) {
-    const namespace = namespaces[i % namespaces.length]!
-    containers.push({
-      id: `${namespace}/${hexId(i)}`,
-      name: `${namespace}/svc-${i}`,
-      labels: noLabels,
-      pid: 10_000 + i,
-      project: `proj-${i % 25}`,
-      paused: false,
-      namespace
-    })
-  }
+  const containers = Array.from({ length: n }, (_, i) => containerAt(i, noLabels, 10_000 + i))
   const withContainers = settledHeap()
   const portfolio = Portfolio.fromContainers(containers)
   const withPortfolio = settledHeap()
