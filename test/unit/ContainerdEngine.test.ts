@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises"
 import { create, toBinary } from "@bufbuild/protobuf"
 import { Code } from "@connectrpc/connect"
 import { assert, describe, it } from "@effect/vitest"
@@ -152,13 +153,10 @@ describe("ContainerdEngine.list", () => {
     fake.addNamespace("default")
     // Containers.List is answered first; the container and its task appear before Tasks.List is.
     fake.onCall("Tasks.List", () =>
-      new Promise((resolve) =>
-        setTimeout(() => {
-          fake.addContainer({ namespace: "default", id: "late", labels: { "nerdctl/name": "late" } })
-          fake.startTask({ namespace: "default", id: "late", pid: 7 })
-          resolve()
-        }, 5)
-      ))
+      sleep(5).then(() => {
+        fake.addContainer({ namespace: "default", id: "late", labels: { "nerdctl/name": "late" } })
+        fake.startTask({ namespace: "default", id: "late", pid: 7 })
+      }))
     return Effect.gen(function*() {
       const containers = yield* (yield* engine).list
       assert.deepStrictEqual(containers.map((c) => [c.id, c.name, c.pid]), [["late", "late", 7]])
@@ -452,7 +450,7 @@ describe("ContainerdEngine.subscribe", () => {
   it.live("returns only once live: a change made right after subscribe is never missed", () => {
     const fake = FakeContainerd.make()
     // Hold the subscription back on the server for a while, as a slow containerd would.
-    fake.onCall("Events.Subscribe", () => new Promise((resolve) => setTimeout(resolve, 50)))
+    fake.onCall("Events.Subscribe", () => sleep(50))
     fake.addContainer({ namespace: "default", id: "web" })
     return Effect.gen(function*() {
       const events = yield* collect(1, () => fake.startTask({ namespace: "default", id: "web", pid: 1 }))
