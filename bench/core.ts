@@ -17,15 +17,24 @@
  */
 import { createHash } from "node:crypto"
 import process from "node:process"
-import { Context, DateTime, Deferred, Effect, Fiber, Layer, Stream } from "effect"
+import { parseArgs } from "node:util"
+import { Console, Context, DateTime, Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import type { Container } from "../src/Container.ts"
 import type { ContainerEvent } from "../src/ContainerEvent.ts"
+import * as Main from "../src/Main.ts"
 import * as Portfolio from "../src/Portfolio.ts"
 import * as FakeEngine from "../src/testing/FakeEngine.ts"
 import * as Watcher from "../src/Watcher.ts"
 import { summarize, type Summary } from "./lib/stats.ts"
 
-const quick = process.argv.includes("--quick")
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    // `--case "pause/resume, 1"` runs that throughput case alone (e.g. under --cpu-prof).
+    case: { type: "string" }
+  }
+})
+const quick = flags.quick
 const portfolioSize = 10_000
 const eventsPerRun = quick ? 20_000 : 200_000
 const runs = quick ? 1 : 5
@@ -36,6 +45,20 @@ const gc = (globalThis as { gc?: () => void }).gc
 
 /** A 64-hex-digit id like the ones nerdctl and docker make. */
 const hexId = (i: number): string => createHash("sha256").update(`container-${i}`).digest("hex")
+
+/** Container `i` of a portfolio of the size measured here, in one of the namespaces by turn. */
+const containerAt = (i: number, labels: Record<string, string>, pid: number): Container => {
+  const namespace = namespaces[i % namespaces.length]!
+  return {
+    id: `${namespace}/${hexId(i)}`,
+    name: `${namespace}/svc-${i}`,
+    labels,
+    pid,
+    project: `proj-${i % 25}`,
+    paused: false,
+    namespace
+  }
+}
 
 const labelsOf = (i: number): Record<string, string> => ({
   "nerdctl/name": `svc-${i}`,
@@ -174,19 +197,7 @@ const throughput = (subscribers: number, workload: Workload) =>
 
 /** The floor: Portfolio.applyEvent in a plain loop, no Effect, no queues, no subscribers. */
 const pureFloor = (): Summary => {
-  const containers: Array<Container> = []
-  for (let i = 0; i < portfolioSize; i++) {
-    const namespace = namespaces[i % namespaces.length]!
-    containers.push({
-      id: `${namespace}/${hexId(i)}`,
-      name: `${namespace}/svc-${i}`,
-      labels: labelsOf(i),
-      pid: 1000 + i,
-      project: `proj-${i % 25}`,
-      paused: false,
-      namespace
-    })
-  }
+  const containers = Array.from({ length: portfolioSize }, (_, i) => containerAt(i, labelsOf(i), 1000 + i))
   let portfolio = Portfolio.fromContainers(containers)
   const rates: Array<number> = []
   for (let run = 0; run < runs + 1; run++) {
@@ -220,19 +231,7 @@ const heapPerContainer = () => {
   const noLabels = Object.freeze({})
   const n = portfolioSize
   const base = settledHeap()
-  const containers: Array<Container> = []
-  for (let i = 0; i < n; i++) {
-    const namespace = namespaces[i % namespaces.length]!
-    containers.push({
-      id: `${namespace}/${hexId(i)}`,
-      name: `${namespace}/svc-${i}`,
-      labels: noLabels,
-      pid: 10_000 + i,
-      project: `proj-${i % 25}`,
-      paused: false,
-      namespace
-    })
-  }
+  const containers = Array.from({ length: n }, (_, i) => containerAt(i, noLabels, 10_000 + i))
   const withContainers = settledHeap()
   const portfolio = Portfolio.fromContainers(containers)
   const withPortfolio = settledHeap()
@@ -257,8 +256,7 @@ const cases: ReadonlyArray<readonly [Workload, number]> = [
   ["mixed", 1]
 ]
 
-// `--case "pause/resume, 1"` runs that throughput case alone (e.g. under --cpu-prof).
-const only = process.argv.includes("--case") ? process.argv[process.argv.indexOf("--case") + 1] : undefined
+const only = flags.case
 
 const main = Effect.gen(function*() {
   const heap = only === undefined ? heapPerContainer() : undefined
@@ -271,10 +269,4 @@ const main = Effect.gen(function*() {
   return { portfolioSize, eventsPerRun, runs, chunk, floor, watcher, heap }
 })
 
-Effect.runPromise(main).then(
-  (result) => console.log(JSON.stringify(result)),
-  (error: unknown) => {
-    console.error(error)
-    process.exitCode = 1
-  }
-)
+Main.runMain(Effect.flatMap(main, (result) => Console.log(JSON.stringify(result))))

@@ -13,14 +13,16 @@
  * 5 the Docker Engine API on a private dockerd and Podman (bench/docker.ts, its own sandboxes).
  * `--only 1,4` runs some sections only, `--sizes 100,200` other sync sizes (for working on one).
  */
-import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import process from "node:process"
+import { parseArgs } from "node:util"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Main } from "../src/index.ts"
 import { ContainerdSandbox } from "../src/testing/index.ts"
 import * as Docker from "./docker.ts"
+import { type ProcessOutput, runProcess } from "../src/testing/internal/process.ts"
 import * as Events from "./events.ts"
 import { bareConnect } from "./lib/clients.ts"
 import { availableMemory, bin, describeMachine, type Machine, root } from "./lib/machine.ts"
@@ -29,17 +31,20 @@ import { count, ms, ratio, summarize } from "./lib/stats.ts"
 import { renderSection, row, type Section, section, verdict } from "./lib/table.ts"
 import * as Sync from "./sync.ts"
 
-const args = process.argv.slice(2)
-const quick = args.includes("--quick") || process.env["BENCH_QUICK"] === "1"
-const option = (name: string): string | undefined => {
-  const index = args.indexOf(`--${name}`)
-  return index < 0 ? undefined : args[index + 1]
-}
-const only = option("only")?.split(",").map(Number)
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    out: { type: "string" },
+    sizes: { type: "string" }
+  }
+})
+const quick = flags.quick || process.env["BENCH_QUICK"] === "1"
+const only = flags.only?.split(",").map(Number)
 const runs = (sectionNumber: number) => only === undefined || only.includes(sectionNumber)
-const outFile = option("out") ?? (quick || only !== undefined ? undefined : path.join(root, "bench", "RESULTS.md"))
+const outFile = flags.out ?? (quick || only !== undefined ? undefined : path.join(root, "bench", "RESULTS.md"))
 
-const sizes = option("sizes")?.split(",").map(Number)
+const sizes = flags.sizes?.split(",").map(Number)
 const baseSettings = quick
   ? {
     sync: { sizes: [16], rounds: () => 3, warmupRounds: 1, settleMillis: 200, startConcurrency: 4 },
@@ -84,38 +89,14 @@ const settings = sizes === undefined
 // Subprocesses
 // -------------------------------------------------------------------------------------------------
 
-interface Finished {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-  readonly seconds: number
-}
-
-/** Runs a command to its end (killed after `timeoutMs`); interrupting the effect kills it. */
-const runCommand = (command: ReadonlyArray<string>, timeoutMs: number): Effect.Effect<Finished> =>
-  Effect.callback<Finished>((resume) => {
-    const start = performance.now()
-    const child = spawn(command[0]!, command.slice(1), { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => stdout += chunk.toString())
-    child.stderr.on("data", (chunk: Buffer) => stderr += chunk.toString())
-    const timer = setTimeout(() => {
-      stderr += `\n(killed after ${timeoutMs} ms)`
-      child.kill("SIGKILL")
-    }, timeoutMs)
-    child.on("error", (error) => {
-      stderr += String(error)
-    })
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, stdout, stderr, seconds: (performance.now() - start) / 1000 }))
-    })
-    return Effect.sync(() => {
-      clearTimeout(timer)
-      child.kill("SIGKILL")
-    })
-  })
+/**
+ * Runs a command to its end (killed after `timeoutMs`); interrupting the effect kills it. One that
+ * cannot start at all ends with 127, its stderr saying why.
+ */
+const runCommand = (command: ReadonlyArray<string>, timeoutMs: number): Effect.Effect<ProcessOutput> =>
+  runProcess("bench", command[0]!, command.slice(1), { cwd: root, env: { NO_COLOR: "1" }, timeoutMillis: timeoutMs }).pipe(
+    Effect.catch((error) => Effect.succeed({ exitCode: 127, signal: undefined, stdout: "", stderr: error.message }))
+  )
 
 const lastJsonLine = (text: string): any => {
   const line = text.trim().split("\n").reverse().find((l) => l.startsWith("{"))
@@ -135,8 +116,8 @@ const coreSection = Effect.gen(function*() {
     600_000
   )
   const data = lastJsonLine(finished.stdout)
-  if (finished.code !== 0 || data === undefined) {
-    return yield* Effect.fail(new Error(`bench/core.ts failed (exit ${finished.code}): ${finished.stderr.slice(-2000)}`))
+  if (finished.exitCode !== 0 || data === undefined) {
+    return yield* Effect.fail(new Error(`bench/core.ts failed (exit ${finished.exitCode}): ${finished.stderr.slice(-2000)}`))
   }
   const rate = (s: { median: number; min: number; max: number }) => `${count(s.median)} (${count(s.min)}–${count(s.max)})`
   result.rows.push(row("floor: Portfolio.applyEvent in a plain loop (pause/resume)", rate(data.floor)))
@@ -216,7 +197,7 @@ const transportSection = (socketPath: string) =>
       for (const client of ["connect", "grpc-js"]) {
         const result = data?.clients?.[client]
         const error = result === undefined
-          ? data?.error ?? `exit ${finished.code}: ${firstLine(finished.stderr) || firstLine(finished.stdout)}`
+          ? data?.error ?? `exit ${finished.exitCode}: ${firstLine(finished.stderr) || firstLine(finished.stdout)}`
           : result.error
         outcomes.push(error === undefined ? { runtime: label, client, data: result } : { runtime: label, client, data: result, error })
       }
@@ -373,18 +354,7 @@ const main = Effect.gen(function*() {
     yield* Effect.promise(() => fs.writeFile(outFile, report))
     console.error(`bench: written to ${path.relative(root, outFile)}`)
   }
-  if (failures.length > 0) process.exitCode = 1
+  if (failures.length > 0) return yield* Effect.fail(new Error(`${failures.length} section(s) failed`))
 })
 
-const fiber = Effect.runFork(main)
-const stop = () => fiber.interruptUnsafe()
-process.once("SIGINT", stop)
-process.once("SIGTERM", stop)
-fiber.addObserver((exit) => {
-  process.removeListener("SIGINT", stop)
-  process.removeListener("SIGTERM", stop)
-  if (Exit.isFailure(exit)) {
-    console.error(String(exit.cause))
-    process.exitCode = 1
-  }
-})
+Main.runMain(main)

@@ -16,6 +16,7 @@
  * - Watcher ready: a new Watcher on the engine (subscribe, wait for the marker, list, build the
  *   portfolio), from building its layer until `ready` completes.
  */
+import { setTimeout as sleep } from "node:timers/promises"
 import { type Interceptor } from "@connectrpc/connect"
 import { Context, Effect, Layer } from "effect"
 import { ContainerdEngine } from "../src/containerd/index.ts"
@@ -49,8 +50,6 @@ export interface SyncSettings {
   readonly warmupRounds: number
   readonly startConcurrency: number
 }
-
-const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
 
 /**
  * The bare "live" floor: Events.Subscribe, then a marker published until it comes back (the first

@@ -21,21 +21,28 @@
  * others are still measured.
  */
 import process from "node:process"
+import { setTimeout as sleep } from "node:timers/promises"
+import { parseArgs } from "node:util"
+import { Effect } from "effect"
+import * as Main from "../src/Main.ts"
 import type { BareClients, GrpcJsClients } from "./lib/clients.ts"
 import { bareConnect, grpcJs, inNamespace } from "./lib/clients.ts"
 
-const argument = (name: string, fallback?: string): string => {
-  const index = process.argv.indexOf(`--${name}`)
-  const value = index < 0 ? fallback : process.argv[index + 1]
-  if (value === undefined) throw new Error(`missing --${name}`)
-  return value
-}
-
-const socket = argument("socket")
-const clientNames = argument("clients", "connect,grpc-js").split(",")
-const unaryCalls = Number(argument("unary", "1000"))
-const streamMessages = Number(argument("stream", "50000"))
-const runs = Number(argument("runs", "3"))
+const { values: flags } = parseArgs({
+  options: {
+    socket: { type: "string" },
+    clients: { type: "string", default: "connect,grpc-js" },
+    unary: { type: "string", default: "1000" },
+    stream: { type: "string", default: "50000" },
+    runs: { type: "string", default: "3" }
+  }
+})
+if (flags.socket === undefined) throw new Error("missing --socket")
+const socket = flags.socket
+const clientNames = flags.clients.split(",")
+const unaryCalls = Number(flags.unary)
+const streamMessages = Number(flags.stream)
+const runs = Number(flags.runs)
 
 const runtime = "Deno" in globalThis
   ? `deno ${(globalThis as any).Deno.version.deno}`
@@ -96,8 +103,6 @@ const attempt = async (contender: Contender, body: (test: UnderTest) => Promise<
     contender.error = describeError(error)
   }
 }
-
-const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
 
 const measureUnary = async (contenders: ReadonlyArray<Contender>) => {
   // Warm-up: the first few hundred calls run while the JIT is still compiling the call path.
@@ -237,14 +242,18 @@ const main = async () => {
   }
 }
 
-main().then(
-  (result) => {
-    console.log(JSON.stringify(result))
-    // grpc-js may keep timers alive after close on some runtimes: the result is out, so leave.
-    process.exit(0)
-  },
-  (error: unknown) => {
-    console.log(JSON.stringify({ runtime, error: describeError(error) }))
-    process.exit(1)
-  }
+Main.runMain(
+  Effect.tryPromise({ try: main, catch: describeError }).pipe(
+    Effect.match({
+      onSuccess: (result) => [result, 0] as const,
+      onFailure: (error) => [{ runtime, error }, 1] as const
+    }),
+    Effect.flatMap(([document, exitCode]) =>
+      Effect.sync(() => {
+        console.log(JSON.stringify(document))
+        // grpc-js may keep timers alive after close on some runtimes: the result is out, so leave.
+        process.exit(exitCode)
+      })
+    )
+  )
 )

@@ -3,7 +3,9 @@
  * effect's own `Runtime.makeRunMain`: SIGINT and SIGTERM interrupt the program (its scopes close,
  * so subscriptions and connections are released) and the process exits 0; a second signal exits
  * at once with 130. Logs go to stderr. A failure is logged as its message (no stack trace: typed errors here say
- * what went wrong and where) and exits 1.
+ * what went wrong and where) and exits 1. As with effect's own runners, an error that carries
+ * `Runtime.errorExitCode` exits with that code, and one whose `Runtime.errorReported` is false is
+ * not logged (the program reported it itself).
  *
  * @since 0.1.0
  */
@@ -45,7 +47,7 @@ export const runMain: <A, E>(program: Effect.Effect<A, E>) => void = (program) =
     })
   })
   const reported = Effect.tapCause(program, (cause) =>
-    Cause.hasInterruptsOnly(cause)
+    Cause.hasInterruptsOnly(cause) || !Runtime.getErrorReported(Cause.squash(cause))
       ? Effect.void
       : Effect.logError(Cause.prettyErrors(cause).map((error) => error.message).join("\n") || Cause.pretty(cause)))
   // Logs go to stderr, so that stdout carries only the program's own output (e.g. JSON lines).

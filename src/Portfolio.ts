@@ -24,10 +24,11 @@
  * ```
  * @since 0.1.0
  */
-import { type DateTime, HashMap, HashSet, Option } from "effect"
+import { Array as Arr, type DateTime, HashMap, HashSet, Option } from "effect"
 import * as Container from "./Container.ts"
 import type * as ContainerEvent from "./ContainerEvent.ts"
 import type { ProcessCheck } from "./EngineClient.ts"
+import { byId } from "./internal/ordering.ts"
 import { withMember, withName, withoutMember, withoutName } from "./internal/portfolioIndexes.ts"
 
 /**
@@ -288,11 +289,7 @@ export const remove = (portfolio: Portfolio, id: string): Portfolio => {
   }
 }
 
-const byIdOrder = (a: Container.Container, b: Container.Container): number =>
-  a.id < b.id ? -1 : a.id > b.id ? 1 : 0
-
-const sortById = (values: Iterable<Container.Container>): Array<Container.Container> =>
-  Array.from(values).sort(byIdOrder)
+const sortById = (values: Iterable<Container.Container>): Array<Container.Container> => Arr.sort(values, byId)
 
 // ---------------------------------------------------------------------------------------------
 // Lifecycle changes

@@ -4,28 +4,24 @@
  * `Http2SessionManager` on `net.connect(socket)`, no compression, 16 MiB messages), and the same
  * services through @grpc/grpc-js with @grpc/proto-loader reading our proto/ files.
  *
- * Runtime-neutral (node: modules only): the transport benchmark imports this under Node, Deno and
- * Bun. grpc-js is loaded lazily so that a runtime on which it fails still measures connect.
+ * Runtime-neutral (node: modules and the library's constants): the transport benchmark imports
+ * this under Node, Deno and Bun. grpc-js is loaded lazily so that a runtime on which it fails
+ * still measures connect.
  */
 import * as net from "node:net"
 import * as path from "node:path"
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect"
+import { createClient, type Interceptor } from "@connectrpc/connect"
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node"
 import { Containers } from "../../gen/containerd/services/containers/v1/containers_pb.ts"
 import { Events } from "../../gen/containerd/services/events/v1/events_pb.ts"
 import { Namespaces } from "../../gen/containerd/services/namespaces/v1/namespace_pb.ts"
 import { Tasks } from "../../gen/containerd/services/tasks/v1/tasks_pb.ts"
 import { Version } from "../../gen/containerd/services/version/v1/version_pb.ts"
+import { type ContainerdClients, MaxMessageBytes, NamespaceHeader } from "../../src/containerd/ContainerdConnection.ts"
 
-const maxMessageBytes = 16 * 1024 * 1024
-export const namespaceHeader = "containerd-namespace"
 
-export interface BareClients {
-  readonly namespaces: Client<typeof Namespaces>
-  readonly containers: Client<typeof Containers>
-  readonly tasks: Client<typeof Tasks>
-  readonly events: Client<typeof Events>
-  readonly version: Client<typeof Version>
+/** The library's clients but Introspection, which the benchmarks do not call. */
+export interface BareClients extends Omit<ContainerdClients, "introspection"> {
   /** Closes the HTTP/2 session. */
   readonly close: () => void
 }
@@ -39,8 +35,8 @@ export const bareConnect = (socketPath: string, interceptors: ReadonlyArray<Inte
     baseUrl: "http://localhost",
     sessionManager,
     acceptCompression: [],
-    readMaxBytes: maxMessageBytes,
-    writeMaxBytes: maxMessageBytes,
+    readMaxBytes: MaxMessageBytes,
+    writeMaxBytes: MaxMessageBytes,
     interceptors: [...interceptors]
   })
   return {
@@ -54,7 +50,7 @@ export const bareConnect = (socketPath: string, interceptors: ReadonlyArray<Inte
 }
 
 /** The call options that select a containerd namespace. */
-export const inNamespace = (namespace: string) => ({ headers: { [namespaceHeader]: namespace } })
+export const inNamespace = (namespace: string) => ({ headers: { [NamespaceHeader]: namespace } })
 
 /**
  * The RPCs of a sync, bare: Namespaces.List, then Containers.List and Tasks.List of every
@@ -131,8 +127,8 @@ export const grpcJs = async (socketPath: string): Promise<GrpcJsClients> => {
   })
   const loaded = grpc.loadPackageDefinition(definition) as any
   const options = {
-    "grpc.max_receive_message_length": maxMessageBytes,
-    "grpc.max_send_message_length": maxMessageBytes
+    "grpc.max_receive_message_length": MaxMessageBytes,
+    "grpc.max_send_message_length": MaxMessageBytes
   }
   const target = `unix://${socketPath}`
   const channel = new grpc.Channel(target, grpc.credentials.createInsecure(), options)
@@ -146,7 +142,7 @@ export const grpcJs = async (socketPath: string): Promise<GrpcJsClients> => {
 
   const metadataFor = (namespace: string | undefined) => {
     const metadata = new grpc.Metadata()
-    if (namespace !== undefined) metadata.set(namespaceHeader, namespace)
+    if (namespace !== undefined) metadata.set(NamespaceHeader, namespace)
     return metadata
   }
   const unary = <A>(client: GrpcUnary, method: string, namespace?: string): Promise<A> =>

@@ -2,19 +2,25 @@
  * Facts about the machine and the software a run measured, so that RESULTS.md can be compared
  * with a run elsewhere (or judged as not comparable).
  */
-import { execFile } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Effect } from "effect"
+import { runProcess } from "../../src/testing/internal/process.ts"
 
 export const root = path.resolve(import.meta.dirname, "../..")
 export const bin = (name: string): string => path.join(root, "node_modules", ".bin", name)
 
 /** Runs a program and returns its trimmed stdout, or the reason it failed. */
 export const output = (file: string, args: ReadonlyArray<string>): Promise<string> =>
-  new Promise((resolve) =>
-    execFile(file, [...args], { timeout: 30_000 }, (error, stdout) =>
-      resolve(error === null ? stdout.trim() : `unavailable (${error.message.split("\n")[0]})`)
+  Effect.runPromise(
+    runProcess("machine", file, args, { timeoutMillis: 30_000 }).pipe(
+      Effect.map((result) =>
+        result.exitCode === 0
+          ? result.stdout.trim()
+          : `unavailable (exit ${result.exitCode}: ${result.stderr.trim().split("\n")[0]})`
+      ),
+      Effect.catch((error) => Effect.succeed(`unavailable (${error.message})`))
     )
   )
 

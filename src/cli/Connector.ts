@@ -9,6 +9,7 @@
 import { Config, Context, Effect, Layer, Option } from "effect"
 import * as ContainerdConnection from "../containerd/ContainerdConnection.ts"
 import * as ContainerdEngine from "../containerd/ContainerdEngine.ts"
+import { namespaceFilterOf } from "../containerd/internal/namespaceOptions.ts"
 import * as LabelMapping from "../containerd/LabelMapping.ts"
 import * as NamespaceFilter from "../containerd/NamespaceFilter.ts"
 import * as DockerConnection from "../docker/DockerConnection.ts"
@@ -150,16 +151,14 @@ const socketPath = (
  * @category layers
  * @since 0.1.0
  */
-export const namespaceFilter = (selection: NamespaceSelection): Layer.Layer<NamespaceFilter.NamespaceFilter> => {
-  switch (selection._tag) {
-    case "Default":
-      return NamespaceFilter.ignoringAlso(selection.ignore)
-    case "All":
-      return NamespaceFilter.ignoring(selection.ignore)
-    case "Only":
-      return NamespaceFilter.only(selection.namespaces)
-  }
-}
+export const namespaceFilter = (selection: NamespaceSelection): Layer.Layer<NamespaceFilter.NamespaceFilter> =>
+  namespaceFilterOf(
+    selection._tag === "Only"
+      ? { only: selection.namespaces }
+      : selection._tag === "All"
+      ? { ignore: selection.ignore }
+      : { ignoreAlso: selection.ignore }
+  )
 
 /**
  * What a connector offers.

@@ -7,6 +7,8 @@
  *
  * @since 0.1.0
  */
+import { Array as Arr } from "effect"
+import { byId as idOrder } from "../internal/ordering.ts"
 import type { Container } from "../Container.ts"
 import { type ContainerEvent, isoTimestamp, typeName } from "../ContainerEvent.ts"
 import * as Portfolio from "../Portfolio.ts"
@@ -18,8 +20,7 @@ import type { WatcherEvent } from "../Watcher.ts"
  * @category ordering
  * @since 0.1.0
  */
-export const byId = (containers: Iterable<Container>): Array<Container> =>
-  Array.from(containers).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+export const byId = (containers: Iterable<Container>): Array<Container> => Arr.sort(containers, idOrder)
 
 /**
  * Labels with their keys in sorted order (code unit order), so that JSON output is stable

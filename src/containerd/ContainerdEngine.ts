@@ -18,7 +18,22 @@
  * @since 0.1.0
  */
 import { create } from "@bufbuild/protobuf"
-import { type Cause, type Config, Deferred, type Duration, Effect, Exit, Layer, Option, Queue, Schedule, type Scope, Stream } from "effect"
+import {
+  Array as Arr,
+  type Cause,
+  type Config,
+  Deferred,
+  type Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Order,
+  Queue,
+  Schedule,
+  type Scope,
+  Stream
+} from "effect"
 import {
   type Container as ContainerdContainer,
   ContainerSchema
@@ -52,8 +67,9 @@ import { ContainerdEnricher, type ContainerdEnricherShape } from "./ContainerdEn
 import * as DisplayId from "./DisplayId.ts"
 import { decodeEnvelope, LifecycleTopics, type Skipped, subscribeFilters } from "./internal/events.ts"
 import { isIdentifier } from "./internal/identifiers.ts"
+import { namespaceFilterOf } from "./internal/namespaceOptions.ts"
 import { replacedInLabels } from "./internal/replacedText.ts"
-import { findSocketOwner } from "./internal/socketOwner.ts"
+import { findSocketOwner } from "../internal/procfs.ts"
 import * as LabelMapping from "./LabelMapping.ts"
 import * as NamespaceFilter from "./NamespaceFilter.ts"
 
@@ -169,6 +185,12 @@ const isUnimplemented = (error: CallError): boolean =>
 /** A message larger than either side's limit (containerd: "trying to send message larger than max"). */
 const isTooLarge = (error: CallError): boolean =>
   error._tag === "EngineRequestError" && error.code === "ResourceExhausted"
+
+/** Name matches by display ID, as containers are listed (the first one is the one `inspect` finds). */
+const byDisplayId: Order.Order<{ readonly displayId: string }> = Order.mapInput(
+  Order.String,
+  (match: { readonly displayId: string }) => match.displayId
+)
 
 /**
  * How long `subscribe` waits for each marker before it publishes another: 1 ms, then twice as
@@ -377,7 +399,7 @@ export const make = (
                 .map((record) => ({ namespace, record, displayId: DisplayId.make(namespace, record.id) }))
             )
           ), { concurrency: listConcurrency })
-        const matches = perNamespace.flat().sort((a, b) => a.displayId < b.displayId ? -1 : a.displayId > b.displayId ? 1 : 0)
+        const matches = Arr.sort(perNamespace.flat(), byDisplayId)
         return matches[0]
       })
 
@@ -588,12 +610,10 @@ export const layerConfig = (
 ): Layer.Layer<EngineClient, Config.ConfigError> =>
   layer(options).pipe(
     Layer.provide(connectionLayerConfig(options)),
-    Layer.provide(
-      options.onlyNamespaces !== undefined
-        ? NamespaceFilter.only(options.onlyNamespaces)
-        : options.ignoreNamespaces !== undefined
-        ? NamespaceFilter.ignoring([...options.ignoreNamespaces, ...(options.ignoreAlsoNamespaces ?? [])])
-        : NamespaceFilter.ignoringAlso(options.ignoreAlsoNamespaces ?? [])
-    ),
+    Layer.provide(namespaceFilterOf({
+      only: options.onlyNamespaces,
+      ignore: options.ignoreNamespaces,
+      ignoreAlso: options.ignoreAlsoNamespaces
+    })),
     Layer.provide(LabelMapping.fromLabels({ nameLabel: options.nameLabel, projectLabel: options.projectLabel }))
   )

@@ -26,7 +26,7 @@ import type { Container } from "../Container.ts"
 import type { ContainerEvent, Started } from "../ContainerEvent.ts"
 import { EngineClient, type EngineClientShape, type EngineSubscription, type ProcessCheck } from "../EngineClient.ts"
 import { ContainerNotFound, type EngineError, EngineUnavailable, ProcesslessContainer } from "../EngineError.ts"
-import { findSocketOwner } from "../containerd/internal/socketOwner.ts"
+import { findSocketOwner } from "../internal/procfs.ts"
 import * as SkipCounters from "../internal/skipCounters.ts"
 import {
   type CallError,

@@ -4,34 +4,29 @@
  * Bun, a private dockerd and Podman) with tiny sizes. Only that it completes and prints its table
  * is checked — never timings.
  */
-import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { runProcess } from "../../src/testing/internal/process.ts"
 
 const root = path.resolve(import.meta.dirname, "../..")
 
 const runQuickBench = () =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench", "run.ts"), "--quick"], {
+  Effect.runPromise(
+    runProcess("bench", process.execPath, ["--import", "tsx", path.join(root, "bench", "run.ts"), "--quick"], {
       cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" }
+      env: { NO_COLOR: "1" }
     })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => stdout += chunk.toString())
-    child.stderr.on("data", (chunk: Buffer) => stderr += chunk.toString())
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
+  )
 
 // The bench starts Deno and Bun itself; under those runtimes this file would only repeat it.
 const underNode = !("Deno" in globalThis) && !("Bun" in globalThis)
 
 describe.skipIf(!underNode)("npm run bench -- --quick", () => {
   it("runs every benchmark, prints the table, and leaves no sandbox behind", async () => {
-    const { code, stdout, stderr } = await runQuickBench()
-    expect(code, stderr.slice(-4000)).toBe(0)
+    const { exitCode, stdout, stderr } = await runQuickBench()
+    expect(exitCode, stderr.slice(-4000)).toBe(0)
     expect(stdout).toContain("| measurement | result | baseline | ratio | target | verdict |")
     for (
       const title of [

@@ -8,6 +8,8 @@ import { assert, layer } from "@effect/vitest"
 import { type Context, Effect, type Layer } from "effect"
 import { ExitCode } from "../../src/cli/ExitCode.ts"
 import { DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
+import { byId } from "../../src/internal/ordering.ts"
+import { eventually } from "../eventually.ts"
 import { jsonLines, whalewatcher } from "./cliProcess.ts"
 
 const run = Math.random().toString(36).slice(2, 8)
@@ -44,7 +46,7 @@ const suite = (
           whalewatcher([...flags, "inspect", `nothing-${run}`])
         ], { concurrency: 3 })
 
-        assert.strictEqual(table.code, ExitCode.Ok, table.stderr)
+        assert.strictEqual(table.exitCode, ExitCode.Ok, table.stderr)
         const lines = table.stdout.split("\n")
         const rowOf = (id: string) => lines.find((line) => line.includes(id)) ?? ""
         assert.strictEqual(lines[0], "PROJECT shop")
@@ -53,16 +55,16 @@ const suite = (
         assert.match(rowOf(db.id), new RegExp(`^  ${db.id}  db-${run}\\s+${db.pid}  paused$`))
         assert.match(rowOf(web.id), new RegExp(`^  ${web.id}  web-${run}\\s+${web.pid}  running$`))
 
-        assert.strictEqual(json.code, ExitCode.Ok, json.stderr)
+        assert.strictEqual(json.exitCode, ExitCode.Ok, json.stderr)
         const listed = JSON.parse(json.stdout) as Array<Record<string, unknown>>
         const ours = listed.filter((entry) => [web.id, db.id, tool.id].includes(String(entry["id"])))
         assert.deepStrictEqual(ours, [
           { id: web.id, name: `web-${run}`, project: "shop", pid: web.pid, paused: false, labels: { "com.docker.compose.project": "shop" } },
           { id: db.id, name: `db-${run}`, project: "shop", pid: db.pid, paused: true, labels: { "com.docker.compose.project": "shop", tier: "back" } },
           { id: tool.id, name: `tool-${run}`, project: "", pid: tool.pid, paused: false, labels: {} }
-        ].sort((a, b) => a.id.localeCompare(b.id)))
+        ].sort(byId))
 
-        assert.strictEqual(byName.code, ExitCode.Ok, byName.stderr)
+        assert.strictEqual(byName.exitCode, ExitCode.Ok, byName.stderr)
         const expected = (yield* sandbox.inspect(db.id)) as Inspected
         assert.deepStrictEqual(JSON.parse(byName.stdout), {
           id: expected.Id,
@@ -73,10 +75,10 @@ const suite = (
           paused: expected.State.Paused,
           labels: { "com.docker.compose.project": "shop", tier: "back" }
         })
-        assert.strictEqual(byPrefix.code, ExitCode.Ok, byPrefix.stderr)
+        assert.strictEqual(byPrefix.exitCode, ExitCode.Ok, byPrefix.stderr)
         assert.include(byPrefix.stdout, web.id)
         assert.include(byPrefix.stdout, `web-${run}`)
-        assert.strictEqual(missing.code, ExitCode.NotFound, missing.stderr)
+        assert.strictEqual(missing.exitCode, ExitCode.NotFound, missing.stderr)
         assert.include(missing.stderr, `no container named or with ID "nothing-${run}"`)
         yield* Effect.forEach([web, db, tool], ({ id }) => sandbox.remove(id), { concurrency: 3, discard: true })
       }))
@@ -97,7 +99,7 @@ const suite = (
             })),
           until: (stdout) => stdout.includes("\"exited\"")
         })
-        assert.strictEqual(result.code, ExitCode.Ok, result.stderr)
+        assert.strictEqual(result.exitCode, ExitCode.Ok, result.stderr)
         assert.match(result.stderr, /^whalewatcher: following events of (Docker|Podman) at \S+ \(\d+ containers? alive\); Ctrl-C ends\n$/)
         const lines = jsonLines(result.stdout).filter((line) => line["id"] === id)
         assert.deepStrictEqual(lines.map((line) => [line["type"], line["name"], line["project"]]), [
@@ -124,12 +126,12 @@ const suite = (
               started = yield* sandbox.run({ name: `new-${run}`, labels: { "com.docker.compose.project": "lab" } })
               // Paused only once the start is announced: a pause before the start is looked up
               // would be announced as a start of a paused container, and no pause after it.
-              while (!output.includes("\"type\":\"started\"")) yield* Effect.sleep("20 millis")
+              yield* eventually(() => output.includes("\"type\":\"started\""), "the start announced")
               yield* sandbox.pause(started.id)
             }).pipe(Effect.timeout("15 seconds"))),
           until: (stdout) => (output = stdout).includes("\"type\":\"paused\"")
         })
-        assert.strictEqual(result.code, ExitCode.Ok, `${result.stderr}\n${result.stdout}`)
+        assert.strictEqual(result.exitCode, ExitCode.Ok, `${result.stderr}\n${result.stdout}`)
         assert.strictEqual(result.stderr, "")
         const name = `new-${run}`
         assert.deepStrictEqual(jsonLines(result.stdout), [

@@ -8,6 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { ExitCode } from "../../src/cli/ExitCode.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { eventually } from "../eventually.ts"
 import { jsonLines, whalewatcher } from "./cliProcess.ts"
 import { impostor, impostors } from "./impostors.ts"
 
@@ -38,7 +39,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
         whalewatcher([...address, "inspect", `${ns}/idle`])
       ], { concurrency: 3 })
 
-      assert.strictEqual(table.code, ExitCode.Ok, table.stderr)
+      assert.strictEqual(table.exitCode, ExitCode.Ok, table.stderr)
       const width = `${ns}/tool`.length
       const pidWidth = Math.max(3, ...[webPid, dbPid, toolPid].map((pid) => String(pid).length))
       const row = (id: string, name: string, pid: string, state: string) =>
@@ -58,7 +59,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
         ].join("\n")
       )
 
-      assert.strictEqual(json.code, ExitCode.Ok, json.stderr)
+      assert.strictEqual(json.exitCode, ExitCode.Ok, json.stderr)
       assert.deepStrictEqual(JSON.parse(json.stdout), [
         {
           id: `${ns}/db`,
@@ -79,7 +80,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
         }
       ])
 
-      assert.strictEqual(found.code, ExitCode.Ok, found.stderr)
+      assert.strictEqual(found.exitCode, ExitCode.Ok, found.stderr)
       assert.strictEqual(
         found.stdout,
         [
@@ -94,7 +95,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
           ""
         ].join("\n")
       )
-      assert.strictEqual(foundJson.code, ExitCode.Ok, foundJson.stderr)
+      assert.strictEqual(foundJson.exitCode, ExitCode.Ok, foundJson.stderr)
       assert.deepStrictEqual(JSON.parse(foundJson.stdout), {
         id: `${ns}/db`,
         name: `${ns}/db`,
@@ -106,12 +107,14 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
       })
 
       assert.deepStrictEqual(missing, {
-        code: ExitCode.NotFound,
+        exitCode: ExitCode.NotFound,
+        signal: undefined,
         stdout: "",
         stderr: "whalewatcher: no container named or with ID \"nothing\"\n"
       })
       assert.deepStrictEqual(processless, {
-        code: ExitCode.NotFound,
+        exitCode: ExitCode.NotFound,
+        signal: undefined,
         stdout: "",
         stderr:
           `whalewatcher: container "${ns}/idle" has no running process: it was created and never started, or it has exited\n`
@@ -136,13 +139,13 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
         whalewatcher([...address, "inspect", hostile]),
         whalewatcher([...address, "inspect", `a b-${run}/nope`])
       ], { concurrency: 2 })
-      assert.strictEqual(bySlash.code, ExitCode.Ok, bySlash.stderr)
+      assert.strictEqual(bySlash.exitCode, ExitCode.Ok, bySlash.stderr)
       assert.deepInclude(JSON.parse(bySlash.stdout), { id: `front-${run}`, name: slashed, pid: slashedPid })
-      assert.strictEqual(bySpace.code, ExitCode.Ok, bySpace.stderr)
+      assert.strictEqual(bySpace.exitCode, ExitCode.Ok, bySpace.stderr)
       assert.deepInclude(JSON.parse(bySpace.stdout), { id: `spaced-${run}`, name: spaced, pid: spacedPid })
-      assert.strictEqual(missing.code, ExitCode.NotFound, missing.stderr)
+      assert.strictEqual(missing.exitCode, ExitCode.NotFound, missing.stderr)
       assert.include(missing.stderr, "no container named or with ID")
-      assert.strictEqual(missingSpaced.code, ExitCode.NotFound, missingSpaced.stderr)
+      assert.strictEqual(missingSpaced.exitCode, ExitCode.NotFound, missingSpaced.stderr)
       yield* Effect.all([sandbox.remove("default", `front-${run}`), sandbox.remove("default", `spaced-${run}`)], {
         concurrency: "unbounded"
       })
@@ -162,7 +165,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
           })),
         until: (stdout) => stdout.includes("\"exited\"")
       }).pipe(withAddress(sandbox.socketPath))
-      assert.strictEqual(result.code, ExitCode.Ok, result.stderr)
+      assert.strictEqual(result.exitCode, ExitCode.Ok, result.stderr)
       assert.match(result.stderr, /^whalewatcher: following events of containerd at \S+ \(0 containers alive\); Ctrl-C ends\n$/)
       const lines = jsonLines(result.stdout)
       assert.deepStrictEqual(lines.map((line) => [line["type"], line["id"], line["name"], line["project"]]), [
@@ -192,12 +195,12 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
             newPid = yield* sandbox.run({ id: "new", namespace: ns, labels: { "com.docker.compose.project": "lab" } })
             // Paused only once the start is announced: a pause before the start is looked up
             // would be announced as a start of a paused container, and no pause after it.
-            while (!output.includes("\"type\":\"started\"")) yield* Effect.sleep("20 millis")
+            yield* eventually(() => output.includes("\"type\":\"started\""), "the start announced")
             yield* sandbox.pause(ns, "new")
           }).pipe(Effect.timeout("15 seconds"))),
         until: (stdout) => (output = stdout).includes("\"type\":\"paused\"")
       })
-      assert.strictEqual(result.code, ExitCode.Ok, result.stderr)
+      assert.strictEqual(result.exitCode, ExitCode.Ok, result.stderr)
       assert.strictEqual(result.stderr, "")
       assert.deepStrictEqual(jsonLines(result.stdout), [
         { type: "ready", containers: 1 },
@@ -220,8 +223,8 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("whalewatcher on
         concurrency: "unbounded"
       })
       for (const { kind, path, result, took } of results) {
-        const what = `${kind}: exit ${result.code} after ${Duration.toMillis(took)} ms: ${result.stderr}`
-        assert.strictEqual(result.code, ExitCode.EngineUnavailable, what)
+        const what = `${kind}: exit ${result.exitCode} after ${Duration.toMillis(took)} ms: ${result.stderr}`
+        assert.strictEqual(result.exitCode, ExitCode.EngineUnavailable, what)
         // Deno's node:http2 may also print "Uncaught Error: Protocol error" (an error event of a
         // session connect-es has let go) on stdout: a polyfill's line, no output of ours.
         assert.strictEqual(result.stdout.replace(/^.*Uncaught Error: Protocol error\n$/, ""), "", what)

@@ -2,9 +2,9 @@
  * The `whalewatcher` command as a separate process, on the runtime that runs the tests (Node
  * through tsx, Deno or Bun), for the CLI integration tests.
  */
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
+import { type ProcessOutput, runProcess } from "../../src/testing/internal/process.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const entry = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
@@ -15,13 +15,6 @@ const command: ReadonlyArray<string> = "Deno" in globalThis
   : process.versions["bun"] !== undefined
   ? [process.execPath, entry]
   : [process.execPath, "--import", "tsx", entry]
-
-/** How the command ended, and what it printed. */
-export interface Finished {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
 
 /**
  * Runs the command. With `until`, it is stopped with SIGTERM as soon as its output satisfies
@@ -36,48 +29,35 @@ export const whalewatcher = (
     readonly readyOn?: "stdout" | "stderr"
     readonly env?: Readonly<Record<string, string>>
   } = {}
-) =>
-  Effect.callback<Finished>((resume) => {
-    const child = spawn(command[0]!, [...command.slice(1), ...args], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1", ...options.env }
-    })
-    let stdout = ""
-    let stderr = ""
+): Effect.Effect<ProcessOutput> =>
+  Effect.suspend(() => {
     let ready = false
-    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000)
-    const checkReady = (text: string) => {
-      if (!ready && options.onReady !== undefined && text.includes("\n")) {
-        ready = true
-        options.onReady().catch((error: unknown) => {
-          stderr += `\n[test] driving the engine failed: ${String(error)}`
-          stop()
-        })
-      }
-    }
     let stopped = false
-    // process.kill rather than child.kill: Deno reports a child it signalled itself as killed by
-    // the signal, whatever exit code the child chose.
-    const stop = () => {
-      if (stopped || child.pid === undefined) return
-      stopped = true
-      process.kill(child.pid, "SIGTERM")
-    }
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-      if (options.readyOn === "stdout") checkReady(stdout)
-      if (options.until?.(stdout)) stop()
-    })
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-      if (options.readyOn !== "stdout") checkReady(stderr)
-    })
-    child.on("close", (code) => {
-      clearTimeout(killer)
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
+    let driveFailure = ""
+    return runProcess("whalewatcher", command[0]!, [...command.slice(1), ...args], {
+      cwd: root,
+      env: { NO_COLOR: "1", ...options.env },
+      timeoutMillis: 20_000,
+      onOutput: (running) => {
+        const stop = () => {
+          if (stopped) return
+          stopped = true
+          running.signal("SIGTERM")
+        }
+        const readyText = options.readyOn === "stdout" ? running.stdout : running.stderr
+        if (!ready && options.onReady !== undefined && readyText.includes("\n")) {
+          ready = true
+          options.onReady().catch((error: unknown) => {
+            driveFailure = `\n[test] driving the engine failed: ${String(error)}`
+            stop()
+          })
+        }
+        if (options.until?.(running.stdout)) stop()
+      }
+    }).pipe(
+      Effect.map((finished) => ({ ...finished, stderr: finished.stderr + driveFailure })),
+      Effect.orDie
+    )
   })
 
 /** The JSON lines of an output. */

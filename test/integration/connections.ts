@@ -2,16 +2,14 @@
  * Counting connections to a unix socket from /proc/net/unix, for tests that prove a scope closed
  * its session.
  */
-import * as fs from "node:fs/promises"
 import { Effect } from "effect"
+import { readUnixSockets } from "../../src/internal/procfs.ts"
+import { eventually } from "../eventually.ts"
 
 /** Connections to `socketPath` other than the listener (both ends of a connection show the path). */
 export const openConnections = (socketPath: string): Effect.Effect<number> =>
   Effect.promise(async () =>
-    (await fs.readFile("/proc/net/unix", "utf8")).split("\n").filter((line) => {
-      const columns = line.trim().split(/\s+/)
-      return columns.slice(7).join(" ") === socketPath && columns[3] !== "00010000"
-    }).length
+    (await readUnixSockets()).filter((socket) => socket.path === socketPath && !socket.listening).length
   )
 
 /**
@@ -29,3 +27,12 @@ export const settledConnections = (socketPath: string): Effect.Effect<number> =>
     }
     return last
   })
+
+/** Waits until `count` connections to `socketPath` are open (see {@link settledConnections} on Deno and Bun). */
+export const awaitConnections = (socketPath: string, count: number): Effect.Effect<void> => {
+  let open = -1
+  return eventually(
+    Effect.map(openConnections(socketPath), (now) => (open = now) === count),
+    () => `${count} connections to ${socketPath}; ${open} are open`
+  )
+}

@@ -2,8 +2,6 @@
  * The connection and the engine client against a REAL containerd: the private one the
  * ContainerdSandbox layer starts for this file and tears down afterwards.
  */
-import { execFile } from "node:child_process"
-import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { Interceptor } from "@connectrpc/connect"
 import { assert, describe, layer } from "@effect/vitest"
@@ -13,9 +11,12 @@ import { fromBinary } from "@bufbuild/protobuf"
 import { ContainerdConnection, ContainerdEngine, LabelMapping, NamespaceFilter } from "../../src/containerd/index.ts"
 import { typeNameOf } from "../../src/containerd/internal/events.ts"
 import type { ContainerEvent } from "../../src/index.ts"
+import { readCommandLine } from "../../src/internal/procfs.ts"
 import { EngineClient } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
-import { openConnections, settledConnections } from "./connections.ts"
+import { runProcess } from "../../src/testing/internal/process.ts"
+import { eventually } from "../eventually.ts"
+import { awaitConnections, openConnections, settledConnections } from "./connections.ts"
 
 // Container ids unique to this run: runc keeps state per namespace/id outside the sandbox.
 const run = Math.random().toString(36).slice(2, 8)
@@ -42,6 +43,29 @@ const awaitEvent = <A>(queue: Queue.Dequeue<A, unknown>, matches: (a: A) => bool
       if (matches(next)) return next
     }
   }).pipe(Effect.timeout("10 seconds"))
+
+const markerTopic = "/effect-whalewatcher-test/marker"
+
+/**
+ * containerd does not acknowledge a subscription: publishes marker events (topic
+ * {@link markerTopic}) in `namespace` until `arrived` tells that one came back on the stream.
+ */
+const untilSubscribed = (
+  connection: ContainerdConnection.ContainerdConnectionShape,
+  namespace: string,
+  arrived: () => boolean
+) =>
+  eventually(
+    Effect.andThen(
+      connection.call("Events.Publish", (c, o) =>
+        c.events.publish({
+          topic: markerTopic,
+          event: { typeUrl: "effect-whalewatcher.test.Marker", value: new Uint8Array() }
+        }, o), { namespace }),
+      Effect.sync(arrived)
+    ),
+    "a marker came back on the subscription"
+  )
 
 layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd", (it) => {
   describe("ContainerdConnection", () => {
@@ -80,9 +104,11 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         const connection = yield* connectionIn(sandbox.socketPath)
         const topics = yield* Queue.unbounded<{ topic: string; containerId: string; at: number }>()
         const id = uid("sub")
+        let subscribed = false
         const fiber = yield* connection.stream("Events.Subscribe", (c, o) =>
           c.events.subscribe({ filters: ["namespace==\"conn-sub\""] }, o)).pipe(
             Stream.runForEach((envelope) => {
+              if (envelope.topic === markerTopic) return Effect.sync(() => subscribed = true)
               const schema = { "TaskStart": TaskStartSchema, "TaskPaused": TaskPausedSchema, "TaskExit": TaskExitSchema }[
                 typeNameOf(envelope.event?.typeUrl ?? "").replace("containerd.events.", "")
               ]
@@ -95,8 +121,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
             }),
             Effect.forkChild
           )
-        // Subscribe has no acknowledgement: give the server a moment before driving containers.
-        yield* Effect.sleep("300 millis")
+        yield* untilSubscribed(connection, "conn-sub", () => subscribed)
         const before = yield* openConnections(sandbox.socketPath)
         assert.isAtLeast(before, 1)
         yield* sandbox.run({ id, namespace: "conn-sub" })
@@ -122,7 +147,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
           yield* connection.call("Version.Version", (c, o) => c.version.version({}, o))
           assert.strictEqual(yield* openConnections(sandbox.socketPath), baseline + 1)
         }).pipe(Effect.scoped)
-        assert.strictEqual(yield* settledConnections(sandbox.socketPath), baseline)
+        yield* awaitConnections(sandbox.socketPath, baseline)
       }))
 
     it.effect("a missing socket is SocketNotFound, naming the path", () =>
@@ -140,15 +165,13 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         const sandbox = yield* ContainerdSandbox.ContainerdSandbox
         const root = path.resolve(import.meta.dirname, "../..")
         // containerd's socket is rw for root only: the same program as `nobody` is refused.
-        const result = yield* Effect.callback<{ code: number; stderr: string }>((resume) => {
-          execFile(
-            "setpriv",
-            ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "examples/version.ts", "--address", sandbox.socketPath],
-            { cwd: root, env: { ...process.env, HOME: "/tmp" } },
-            (error, _stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : Number(error.code), stderr }))
-          )
-        })
-        assert.strictEqual(result.code, 1, result.stderr)
+        const result = yield* runProcess(
+          "setpriv",
+          "setpriv",
+          ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "examples/version.ts", "--address", sandbox.socketPath],
+          { cwd: root, env: { HOME: "/tmp" } }
+        )
+        assert.strictEqual(result.exitCode, 1, result.stderr)
         assert.include(result.stderr, `Version.Version at ${sandbox.socketPath}: permission denied`)
         assert.include(result.stderr, "EACCES")
       }))
@@ -159,12 +182,13 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         const connection = yield* connectionIn(sandbox.socketPath)
         // whatever happens below, later tests need containerd running
         yield* Effect.addFinalizer(() => sandbox.namespaces().pipe(Effect.catch(() => sandbox.start), Effect.ignore))
+        let subscribed = false
         const fiber = yield* connection.stream("Events.Subscribe", (c, o) => c.events.subscribe({ filters: [] }, o)).pipe(
-          Stream.runDrain,
+          Stream.runForEach((envelope) => Effect.sync(() => subscribed ||= envelope.topic === markerTopic)),
           Effect.flip,
           Effect.forkChild
         )
-        yield* Effect.sleep("200 millis")
+        yield* untilSubscribed(connection, "default", () => subscribed)
         yield* sandbox.stop
         const lost = yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))
         assert.strictEqual(lost._tag, "EngineUnavailable")
@@ -181,12 +205,15 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         // The session that was open when containerd crashed is found dead by the calls that use it
         // (at once on Node; on first use on Deno and Bun, or when Node is slow to see the close):
         // those fail as lost connections, then calls on a new connection are refused.
-        let afterCrash = yield* version
-        for (let n = 0; n < 10 && afterCrash._tag === "EngineUnavailable" && afterCrash.reason === "ConnectionLost"; n++) {
-          yield* Effect.sleep("50 millis")
-          afterCrash = yield* version
-        }
-        assert.strictEqual(afterCrash._tag === "EngineUnavailable" && afterCrash.reason, "NotListening")
+        let afterCrash: ContainerdConnection.CallError | undefined
+        yield* eventually(
+          Effect.map(version, (error) => {
+            afterCrash = error
+            return !(error._tag === "EngineUnavailable" && error.reason === "ConnectionLost")
+          }),
+          "a call no longer finds the connection lost"
+        )
+        assert.strictEqual(afterCrash?._tag === "EngineUnavailable" && afterCrash.reason, "NotListening")
         yield* sandbox.start
         const recovered = yield* connection.call("Version.Version", (c, o) => c.version.version({}, o))
         assert.match(recovered.version, /^1\./)
@@ -309,7 +336,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         }).pipe(Effect.scoped)
         const exit = yield* Fiber.join(ended).pipe(Effect.timeout("5 seconds"))
         assert.isTrue(exit._tag === "Failure")
-        assert.strictEqual(yield* settledConnections(sandbox.socketPath), baseline)
+        yield* awaitConnections(sandbox.socketPath, baseline)
       }))
 
     it.effect("a list costs 1 + 2 × (watched namespaces) RPCs, whatever the number of containers", () =>
@@ -348,9 +375,9 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("real containerd
         assert.match(yield* engine.id, /^[0-9a-f-]{36}$/)
         assert.match(yield* engine.version, /^1\.\S+ \S+$/)
         const pid = yield* engine.pid
-        assert.isNumber(pid)
-        const comm = yield* Effect.promise(() => fs.readFile(`/proc/${pid}/comm`, "utf8"))
-        assert.strictEqual(comm.trim(), "containerd")
+        assert.isDefined(pid)
+        const commandLine = yield* Effect.promise(() => readCommandLine(pid))
+        assert.strictEqual(path.basename(commandLine[0] ?? ""), "containerd")
       }).pipe(Effect.scoped))
   })
 })

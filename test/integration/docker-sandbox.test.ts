@@ -4,38 +4,12 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
-import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import { DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
+import { leftoversOf } from "./leftovers.ts"
 
-const exists = (path: string): Promise<boolean> => fs.access(path).then(() => true, () => false)
-
-/** Everything a sandbox could leave on the host, described; empty when it left nothing. */
-const leftoversOf = (directory: string, pids: ReadonlyArray<number>) =>
-  Effect.promise(async () => {
-    const found: Array<string> = []
-    if (await exists(directory)) found.push(`directory ${directory}`)
-    for (const entry of await fs.readdir("/proc")) {
-      if (!/^\d+$/.test(entry)) continue
-      const commandLine = await fs.readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "")
-      if (commandLine.includes(directory)) found.push(`process ${entry}: ${commandLine.replaceAll("\0", " ")}`)
-    }
-    for (const pid of pids) {
-      const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined)
-      const state = stat?.slice(stat.lastIndexOf(")") + 2).split(" ")[0]
-      if (state !== undefined && state !== "Z" && state !== "X") found.push(`container process ${pid}`)
-    }
-    for (const line of (await fs.readFile("/proc/self/mounts", "utf8")).split("\n")) {
-      const mountPoint = line.split(" ")[1]
-      if (mountPoint?.startsWith(directory)) found.push(`mount ${mountPoint}`)
-    }
-    const cgroupParent = nodePath.basename(directory)
-    for (const hierarchy of ["", ...(await fs.readdir("/sys/fs/cgroup"))]) {
-      const cgroup = nodePath.join("/sys/fs/cgroup", hierarchy, cgroupParent)
-      if (await exists(cgroup)) found.push(`cgroup ${cgroup}`)
-    }
-    return found
-  })
+/** The cgroup parent a sandbox's containers run under is named after its directory. */
+const tracesOf = (directory: string, pids: ReadonlyArray<number>) => ({ cgroups: [nodePath.basename(directory)], pids })
 
 type AnySandbox = DockerSandbox.EngineSandboxOperations & {
   readonly directory: string
@@ -64,9 +38,9 @@ for (const [name, sandboxLayer, service] of cases) {
         const scope = yield* Scope.make()
         const sandbox = Context.get(yield* Layer.buildWithScope(sandboxLayer, scope), service)
         const pids = yield* populate(sandbox)
-        assert.isNotEmpty(yield* leftoversOf(sandbox.directory, pids))
+        assert.isNotEmpty(yield* leftoversOf(sandbox.directory, tracesOf(sandbox.directory, pids)))
         yield* Scope.close(scope, Exit.void)
-        assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, pids), [])
+        assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, tracesOf(sandbox.directory, pids)), [])
       }), 120_000)
 
     it.live("tears down after the daemon was killed", () =>
@@ -76,7 +50,7 @@ for (const [name, sandboxLayer, service] of cases) {
         const pids = yield* populate(sandbox)
         yield* sandbox.kill9
         yield* Scope.close(scope, Exit.void)
-        assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, pids), [])
+        assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, tracesOf(sandbox.directory, pids)), [])
       }), 120_000)
 
     it.live("tears down when the program using it fails", () =>
@@ -91,7 +65,7 @@ for (const [name, sandboxLayer, service] of cases) {
         }).pipe(Effect.provide(sandboxLayer), Effect.exit)
         assert.isTrue(Exit.isFailure(exit))
         assert.notStrictEqual(directory, "")
-        assert.deepStrictEqual(yield* leftoversOf(directory, pids), [])
+        assert.deepStrictEqual(yield* leftoversOf(directory, tracesOf(directory, pids)), [])
       }), 120_000)
   })
 }

@@ -4,10 +4,12 @@
  * and the Watcher converges through a daemon restart.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, type Duration, Effect, Layer, Stream } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import { DockerEngine } from "../../src/docker/index.ts"
 import { type ContainerEvent, EngineClient, Portfolio, Watcher } from "../../src/index.ts"
 import { DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
+import { eventually } from "../eventually.ts"
+import { converge, untilPortfolio } from "./converge.ts"
 
 const run = Math.random().toString(36).slice(2, 8)
 
@@ -33,29 +35,6 @@ const truth = (sandbox: Sandbox) =>
     return alive
   })
 
-const sorted = (map: ReadonlyMap<string, number>) => JSON.stringify([...map.entries()].sort(([a], [b]) => a.localeCompare(b)))
-
-const picture = (portfolio: Portfolio.Portfolio) =>
-  new Map(Portfolio.containers(portfolio).map((container) => [container.id, container.pid]))
-
-/** Waits until the watcher's portfolio equals the daemon's truth, up to `timeout`. */
-const converge = (sandbox: Sandbox, watcher: Watcher.WatcherShape, timeout: Duration.Input = "30 seconds") =>
-  Effect.gen(function*() {
-    while (true) {
-      const expected = sorted(yield* truth(sandbox))
-      if (expected === sorted(picture(yield* watcher.portfolio.get))) return expected
-      yield* Effect.sleep("100 millis")
-    }
-  }).pipe(Effect.timeoutOrElse({
-    duration: timeout,
-    orElse: () =>
-      Effect.gen(function*() {
-        const expected = sorted(yield* truth(sandbox))
-        const actual = sorted(picture(yield* watcher.portfolio.get))
-        return yield* Effect.die(new Error(`no convergence: truth ${expected} watcher ${actual}`))
-      })
-  }))
-
 /** Collects every event of the stream, in a fiber of the scope. */
 const collectAll = (events: Stream.Stream<ContainerEvent.ContainerEvent, unknown>) =>
   Effect.gen(function*() {
@@ -65,11 +44,10 @@ const collectAll = (events: Stream.Stream<ContainerEvent.ContainerEvent, unknown
   })
 
 /** Waits until `count` events of container `id` were seen; returns them. */
-const eventsOf = (seen: ReadonlyArray<ContainerEvent.ContainerEvent>, id: string, count: number) =>
-  Effect.gen(function*() {
-    while (seen.filter((event) => event.id === id).length < count) yield* Effect.sleep("50 millis")
-    return seen.filter((event) => event.id === id)
-  }).pipe(Effect.timeout("30 seconds"))
+const eventsOf = (seen: ReadonlyArray<ContainerEvent.ContainerEvent>, id: string, count: number) => {
+  const ofContainer = () => seen.filter((event) => event.id === id)
+  return Effect.map(eventually(() => ofContainer().length >= count, `${count} events of ${id}`, 30_000), ofContainer)
+}
 
 const suite = <S extends Sandbox>(
   title: string,
@@ -138,11 +116,7 @@ const suite = <S extends Sandbox>(
             services: { web: { labels: { tier: "front" } }, db: { labels: { tier: "back" } } }
           })
           assert.strictEqual(ids.length, 2)
-          yield* Effect.gen(function*() {
-            while (Portfolio.projectContainers(yield* watcher.portfolio.get, name).length < 2) {
-              yield* Effect.sleep("50 millis")
-            }
-          }).pipe(Effect.timeout("30 seconds"))
+          yield* untilPortfolio(watcher, (portfolio) => Portfolio.projectContainers(portfolio, name).length === 2, "both services")
           const members = Portfolio.projectContainers(yield* watcher.portfolio.get, name)
           assert.deepStrictEqual(members.map((container) => container.id).sort(), [...ids].sort())
           for (const container of members) {
@@ -153,11 +127,7 @@ const suite = <S extends Sandbox>(
           }
           assert.deepStrictEqual(members.map((container) => container.labels["tier"]).sort(), ["back", "front"])
           yield* sandbox.composeDown(name)
-          yield* Effect.gen(function*() {
-            while (Portfolio.projectContainers(yield* watcher.portfolio.get, name).length > 0) {
-              yield* Effect.sleep("50 millis")
-            }
-          }).pipe(Effect.timeout("30 seconds"))
+          yield* untilPortfolio(watcher, (portfolio) => Portfolio.projectContainers(portfolio, name).length === 0, "no service")
         }).pipe(Effect.scoped))
     })
 
@@ -205,9 +175,7 @@ const suite = <S extends Sandbox>(
             Effect.forkScoped
           )
           const started = yield* Effect.forEach(names, (name) => sandbox.run({ name }), { concurrency: 3 })
-          yield* Effect.gen(function*() {
-            while (!names.every((name) => seen.includes(name))) yield* Effect.sleep("100 millis")
-          }).pipe(Effect.timeout("60 seconds"))
+          yield* eventually(() => names.every((name) => seen.includes(name)), "every start reached the slow subscriber", 60_000)
           yield* Effect.forEach(started, ({ id }) => sandbox.remove(id), { concurrency: 3, discard: true })
         }).pipe(Effect.scoped))
     })
@@ -226,15 +194,15 @@ const suite = <S extends Sandbox>(
             (context) => Context.get(context, Watcher.Watcher)
           )
           yield* watcher.ready
-          yield* converge(sandbox, watcher)
+          yield* converge(truth(sandbox), watcher)
           yield* lifecycle.stop
           yield* typeof lifecycle.start === "function" ? lifecycle.start() : lifecycle.start
           const added = yield* sandbox.run({ name: `added-${run}` })
-          const converged = yield* converge(sandbox, watcher)
-          assert.include(converged, added.id)
+          const converged = yield* converge(truth(sandbox), watcher)
+          assert.isTrue(converged.has(added.id))
           yield* sandbox.remove(keep.id).pipe(Effect.ignore)
           yield* sandbox.remove(added.id)
-          yield* converge(sandbox, watcher)
+          yield* converge(truth(sandbox), watcher)
         }).pipe(Effect.scoped))
 
       it.effect("converges to the truth through a kill -9 of the daemon", () =>
@@ -250,14 +218,14 @@ const suite = <S extends Sandbox>(
             (context) => Context.get(context, Watcher.Watcher)
           )
           yield* watcher.ready
-          yield* converge(sandbox, watcher)
+          yield* converge(truth(sandbox), watcher)
           yield* lifecycle.kill9
           yield* typeof lifecycle.start === "function" ? lifecycle.start() : lifecycle.start
           const after = yield* sandbox.run({ name: `recovered-${run}` })
-          assert.include(yield* converge(sandbox, watcher), after.id)
+          assert.isTrue((yield* converge(truth(sandbox), watcher)).has(after.id))
           yield* sandbox.remove(before.id).pipe(Effect.ignore)
           yield* sandbox.remove(after.id)
-          yield* converge(sandbox, watcher)
+          yield* converge(truth(sandbox), watcher)
         }).pipe(Effect.scoped))
     })
   })
@@ -290,7 +258,7 @@ layer(DockerSandbox.layer({ liveRestore: true }), { excludeTestServices: true, t
           (context) => Context.get(context, Watcher.Watcher)
         )
         yield* watcher.ready
-        yield* converge(sandbox, watcher)
+        yield* converge(truth(sandbox), watcher)
         const exits: Array<string> = []
         yield* watcher.events.pipe(
           Stream.runForEach((event) => Effect.sync(() => event._tag === "Exited" && exits.push(event.container.id))),
@@ -300,12 +268,10 @@ layer(DockerSandbox.layer({ liveRestore: true }), { excludeTestServices: true, t
         // Docker sends no event for a container that dies while it is down.
         process.kill(dies.pid, "SIGKILL")
         yield* sandbox.start()
-        const converged = yield* converge(sandbox, watcher)
-        assert.include(converged, stays.id)
-        assert.notInclude(converged, dies.id)
-        yield* Effect.gen(function*() {
-          while (!exits.includes(dies.id)) yield* Effect.sleep("50 millis")
-        }).pipe(Effect.timeout("30 seconds"))
+        const converged = yield* converge(truth(sandbox), watcher)
+        assert.isTrue(converged.has(stays.id))
+        assert.isFalse(converged.has(dies.id))
+        yield* eventually(() => exits.includes(dies.id), "the exit of the container that died while the daemon was down", 30_000)
         assert.notInclude(exits, stays.id)
       }).pipe(Effect.scoped))
   }

@@ -2,11 +2,13 @@
  * The example programs, run unchanged by Node (tsx), Deno and Bun against a real containerd;
  * their `--json` output is checked, and long-running ones must exit 0 on SIGTERM.
  */
-import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { type Context, Effect } from "effect"
 import { ContainerdSandbox, DockerSandbox, PodmanSandbox } from "../../src/testing/index.ts"
+import { byId } from "../../src/internal/ordering.ts"
+import { type ProcessOutput, runProcess } from "../../src/testing/internal/process.ts"
+import { eventually } from "../eventually.ts"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const bin = (name: string) => path.join(root, "node_modules", ".bin", name)
@@ -18,13 +20,6 @@ export const runtimes: Record<string, ReadonlyArray<string>> = {
   bun: [bin("bun")]
 }
 
-interface Finished {
-  readonly code: number | null
-  readonly signal: string | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /**
  * Runs an example; when `until` is given, waits until stdout satisfies it (calling `whenReady` once
  * the program printed its first line), then sends SIGTERM.
@@ -34,39 +29,27 @@ const runExample = (
   script: string,
   args: ReadonlyArray<string>,
   options: { readonly until?: (stdout: string) => boolean; readonly whenReady?: () => Promise<void> } = {}
-) =>
-  Effect.callback<Finished>((resume) => {
-    const child = spawn(runtime[0]!, [...runtime.slice(1), path.join(root, "examples", script), ...args], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" }
-    })
-    let stdout = ""
-    let stderr = ""
+): Effect.Effect<ProcessOutput> =>
+  Effect.suspend(() => {
     let readyCalled = false
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
-    // Long-running examples print a first line (events.ts on stderr, watch.ts its ready line on
-    // stdout) once they are watching.
-    const checkReady = () => {
-      if (options.whenReady !== undefined && !readyCalled && (stdout + stderr).includes("\n")) {
-        readyCalled = true
-        void options.whenReady()
+    let stopped = false
+    return runProcess("example", runtime[0]!, [...runtime.slice(1), path.join(root, "examples", script), ...args], {
+      cwd: root,
+      env: { NO_COLOR: "1" },
+      timeoutMillis: 60_000,
+      onOutput: (running) => {
+        // Long-running examples print a first line (events.ts on stderr, watch.ts its ready line on
+        // stdout) once they are watching.
+        if (options.whenReady !== undefined && !readyCalled && (running.stdout + running.stderr).includes("\n")) {
+          readyCalled = true
+          void options.whenReady()
+        }
+        if (!stopped && options.until?.(running.stdout)) {
+          stopped = true
+          running.signal("SIGTERM")
+        }
       }
-    }
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-      checkReady()
-      if (options.until?.(stdout)) child.kill("SIGTERM")
-    })
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-      checkReady()
-    })
-    child.on("close", (code, signal) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, signal, stdout, stderr }))
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
+    }).pipe(Effect.orDie)
   })
 
 const run = Math.random().toString(36).slice(2, 8)
@@ -78,7 +61,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
         Effect.gen(function*() {
           const sandbox = yield* ContainerdSandbox.ContainerdSandbox
           const result = yield* runExample(runtime, "version.ts", ["--address", sandbox.socketPath])
-          assert.strictEqual(result.code, 0, result.stderr)
+          assert.strictEqual(result.exitCode, 0, result.stderr)
           assert.strictEqual(
             result.stdout.replace(/^(containerd\.io) 1\.\d+\.\d+\S* \S+ /, "$1 VERSION ").replace(/[0-9a-f-]{36}/, "UUID")
               .replace(/pid \d+/, "pid PID"),
@@ -96,7 +79,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
             labels: { "nerdctl/name": "evil\x1b]0;pwned\x07", "com.docker.compose.project": "p\x1b[2J" }
           })
           const result = yield* runExample(runtime, "list.ts", ["--address", sandbox.socketPath])
-          assert.strictEqual(result.code, 0, result.stderr)
+          assert.strictEqual(result.exitCode, 0, result.stderr)
           assert.notInclude(result.stdout, "\x1b")
           assert.notInclude(result.stdout, "\x07")
           assert.include(result.stdout, `${namespace}/evil\\x1b]0;pwned\\x07`)
@@ -118,7 +101,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
           const result = yield* runExample(runtime, "list.ts", ["--json"]).pipe(
             Effect.ensuring(Effect.sync(() => delete process.env["CONTAINERD_ADDRESS"]))
           )
-          assert.strictEqual(result.code, 0, result.stderr)
+          assert.strictEqual(result.exitCode, 0, result.stderr)
           const listed = (JSON.parse(result.stdout) as Array<{ id: string; pid: number } & Record<string, unknown>>)
             .filter((c) => c.id.startsWith(`${namespace}/`))
           assert.isNumber(listed[0]?.pid)
@@ -152,7 +135,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
             whenReady: () => Effect.runPromise(drive),
             until: (stdout) => stdout.includes("\"type\":\"exited\"")
           })
-          assert.strictEqual(result.code, 0, `exit ${result.code} ${result.signal} ${result.stderr}`)
+          assert.strictEqual(result.exitCode, 0, `exit ${result.exitCode} ${result.signal} ${result.stderr}`)
           const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
           assert.deepStrictEqual(lines.map((l) => [l["type"], l["id"], l["name"]]), [
             ["started", `${namespace}/${id}`, `${namespace}/eve`],
@@ -178,7 +161,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
           const drive = Effect.gen(function*() {
             yield* sandbox.run({ id, namespace, labels: { "nerdctl/name": "wally", "com.docker.compose.project": "zoo" } })
             // Paused once the start is announced (else it may be announced as the start of a paused container).
-            while (!output.includes(`${namespace}/${id}`)) yield* Effect.sleep("20 millis")
+            yield* eventually(() => output.includes(`${namespace}/${id}`), "the start announced")
             yield* sandbox.pause(namespace, id)
             yield* sandbox.kill(namespace, `old-${run}`)
           }).pipe(Effect.timeout("20 seconds"))
@@ -188,7 +171,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("examples on a r
             until: (stdout) => (output = stdout).includes("\"type\":\"exited\"")
           })
           yield* Effect.promise(() => driven)
-          assert.strictEqual(result.code, 0, `exit ${result.code} ${result.signal} ${result.stderr}`)
+          assert.strictEqual(result.exitCode, 0, `exit ${result.exitCode} ${result.signal} ${result.stderr}`)
           const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
           assert.strictEqual(lines[0]?.["type"], "ready")
           assert.isAtLeast(lines[0]?.["containers"] as number, 1)
@@ -219,13 +202,13 @@ const dockerExamples = (engine: "docker" | "podman", service: Context.Key<any, D
             const ant = yield* sandbox.run({ name: `ant-${name}-${run}` })
             yield* sandbox.pause(ant.id)
             const result = yield* runExample(runtime, "list.ts", ["--engine", engine, "--json", "--address", sandbox.socketPath])
-            assert.strictEqual(result.code, 0, result.stderr)
+            assert.strictEqual(result.exitCode, 0, result.stderr)
             const listed = (JSON.parse(result.stdout) as Array<{ id: string } & Record<string, unknown>>)
               .filter((c) => c.id === bee.id || c.id === ant.id)
             assert.deepStrictEqual(listed, [
               { id: bee.id, name: `bee-${name}-${run}`, project: "hive", pid: bee.pid, paused: false, labels: { "com.docker.compose.project": "hive" } },
               { id: ant.id, name: `ant-${name}-${run}`, project: "", pid: ant.pid, paused: true, labels: {} }
-            ].sort((a, b) => a.id.localeCompare(b.id)))
+            ].sort(byId))
             yield* Effect.all([sandbox.remove(bee.id), sandbox.remove(ant.id)], { concurrency: "unbounded" })
           }))
 
@@ -238,7 +221,7 @@ const dockerExamples = (engine: "docker" | "podman", service: Context.Key<any, D
             const drive = Effect.gen(function*() {
               started = yield* sandbox.run({ name: `wally-${name}-${run}`, labels: { "com.docker.compose.project": "zoo" } })
               // Paused once the start is announced (else it may be announced as the start of a paused container).
-              while (!output.includes(started.id)) yield* Effect.sleep("20 millis")
+              yield* eventually(() => output.includes(started.id), "the start announced")
               yield* sandbox.pause(started.id)
               yield* sandbox.kill(old.id)
             }).pipe(Effect.timeout("20 seconds"))
@@ -249,7 +232,7 @@ const dockerExamples = (engine: "docker" | "podman", service: Context.Key<any, D
             })
             // The kill returns once the daemon says the container stopped, which may be after its event.
             yield* Effect.promise(() => driven)
-            assert.strictEqual(result.code, 0, `exit ${result.code} ${result.signal} ${result.stderr}`)
+            assert.strictEqual(result.exitCode, 0, `exit ${result.exitCode} ${result.signal} ${result.stderr}`)
             const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
             assert.strictEqual(lines[0]?.["type"], "ready")
             const ours = lines.slice(1).filter((l) => l["id"] === started.id || l["id"] === old.id)
@@ -265,7 +248,7 @@ const dockerExamples = (engine: "docker" | "podman", service: Context.Key<any, D
           Effect.gen(function*() {
             const sandbox = yield* service
             const result = yield* runExample(runtime, "version.ts", ["--engine", engine, "--address", sandbox.socketPath])
-            assert.strictEqual(result.code, 0, result.stderr)
+            assert.strictEqual(result.exitCode, 0, result.stderr)
             assert.match(result.stdout, new RegExp(`^docker\\.com \\S+.*API 1\\.\\d+.* \\(${sandbox.socketPath}\\)\\nid \\S+\\npid \\d+\\n$`))
           }))
       })
@@ -286,7 +269,7 @@ describe("npm run demo", () => {
   it.effect("shows the scene live (moby never), then tears everything down and exits 0", () =>
     Effect.gen(function*() {
       const result = yield* runExample(runtimes["node"]!, "demo.ts", ["--json"], {})
-      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.exitCode, 0, result.stderr)
       const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
       assert.deepStrictEqual(lines[0], { type: "ready", containers: 4 })
       assert.deepStrictEqual(lines.slice(1).map((l) => `${l["type"]} ${l["id"]}`), [
@@ -305,7 +288,7 @@ describe("npm run demo", () => {
   it.effect("--engine docker: the same scene on a private dockerd (hello renamed), torn down, exit 0", () =>
     Effect.gen(function*() {
       const result = yield* runExample(runtimes["node"]!, "demo.ts", ["--json", "--engine", "docker"], {})
-      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.exitCode, 0, result.stderr)
       const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
       assert.deepStrictEqual(lines[0], { type: "ready", containers: 4 })
       assert.deepStrictEqual(lines.slice(1).map((l) => `${l["type"]} ${l["name"]}`), [

@@ -4,14 +4,15 @@
  * (forged task events), late duplicate starts, and sockets that are not containerd at all. None
  * of it may blind the engine client or leave the Watcher's portfolio wrong.
  */
-import { execFile } from "node:child_process"
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf"
 import { TaskExitSchema, TaskPausedSchema, TaskStartSchema } from "../../gen/containerd/events/task_pb.ts"
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, type Duration, Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { ContainerdConnection, ContainerdEngine } from "../../src/containerd/index.ts"
 import { EngineClient, Portfolio, Watcher } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { runProcess } from "../../src/testing/internal/process.ts"
+import { untilPortfolio } from "./converge.ts"
 
 const run = Math.random().toString(36).slice(2, 8)
 const uid = (name: string) => `${name}-${run}`
@@ -35,27 +36,13 @@ const watcherIn = (address: string, options: Parameters<typeof ContainerdEngine.
  * arguments as UTF-8, so raw bytes (e.g. 0xff in a label) are made by `printf` in the shell.
  */
 const shell = (sandbox: Sandbox, script: string) =>
-  Effect.callback<string, Error>((resume) => {
-    execFile("sh", ["-c", script], { env: { ...process.env, SOCK: sandbox.socketPath }, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      resume(error === null ? Effect.succeed(stdout) : Effect.fail(new Error(`${script}: ${error.message}\n${stderr}`)))
-    })
-  })
-
-/** Waits until `check` holds on the watcher's portfolio, up to `timeout`. */
-const until = (
-  watcher: Watcher.WatcherShape,
-  check: (portfolio: Portfolio.Portfolio) => boolean,
-  what: string,
-  timeout: Duration.Input = "20 seconds"
-) =>
-  Effect.gen(function*() {
-    while (!check(yield* watcher.portfolio.get)) yield* Effect.sleep("50 millis")
-  }).pipe(Effect.timeoutOrElse({
-    duration: timeout,
-    orElse: () =>
-      Effect.flatMap(watcher.portfolio.get, (portfolio) =>
-        Effect.die(new Error(`${what}: not reached; watcher has ${JSON.stringify(Portfolio.containers(portfolio))}`)))
-  }))
+  runProcess("shell", "sh", ["-c", script], { env: { SOCK: sandbox.socketPath } }).pipe(
+    Effect.flatMap((result) =>
+      result.exitCode === 0
+        ? Effect.succeed(result.stdout)
+        : Effect.fail(new Error(`${script}: exit ${result.exitCode}\n${result.stderr}`))
+    )
+  )
 
 layer(ContainerdSandbox.layer(), { excludeTestServices: true })("hostile input on a real containerd", (it) => {
   describe("labels that are not UTF-8", () => {
@@ -79,7 +66,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("hostile input o
         const watcher = yield* watcherIn(sandbox.socketPath, { onlyNamespaces: [namespace] })
         yield* watcher.ready
         yield* shell(sandbox, `ctr --address "$SOCK" -n ${namespace} containers label ${alive} "$(printf 'w\\300')=1"`)
-        yield* until(watcher, (p) => Portfolio.get(p, `${namespace}/${alive}`)?.labels["w\uFFFD"] === "1", "relabel seen")
+        yield* untilPortfolio(watcher, (p) => Portfolio.get(p, `${namespace}/${alive}`)?.labels["w\uFFFD"] === "1", "relabel seen")
         assert.isAtLeast(yield* engine.replacedTexts, 2)
       }).pipe(Effect.scoped), 60_000)
   })
@@ -117,7 +104,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("hostile input o
         const watcher = yield* watcherIn(sandbox.socketPath, { onlyNamespaces: [namespace] })
         yield* watcher.ready
         yield* sandbox.kill(namespace, dead)
-        yield* until(watcher, (p) => !Portfolio.has(p, `${namespace}/${dead}`), "real exit seen")
+        yield* untilPortfolio(watcher, (p) => !Portfolio.has(p, `${namespace}/${dead}`), "real exit seen")
 
         const connection = yield* Effect.map(
           Layer.build(ContainerdConnection.layer({ address: sandbox.socketPath })),
@@ -136,7 +123,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("hostile input o
         // a real change after them: once it shows, the forged events have been handled
         const marker = uid("marker")
         yield* sandbox.run({ id: marker, namespace })
-        yield* until(watcher, (p) => Portfolio.has(p, `${namespace}/${marker}`), "marker seen")
+        yield* untilPortfolio(watcher, (p) => Portfolio.has(p, `${namespace}/${marker}`), "marker seen")
         const portfolio = yield* watcher.portfolio.get
         const container = Portfolio.get(portfolio, `${namespace}/${live}`)
         assert.deepStrictEqual([container?.pid, container?.paused], [pid, false])

@@ -8,6 +8,9 @@ import {
   type ContainerdSandboxShape,
   SandboxError
 } from "../../src/testing/ContainerdSandbox.ts"
+import { byId } from "../../src/internal/ordering.ts"
+import { isProcessRunning, processesMentioning, readCommandLine } from "../../src/internal/procfs.ts"
+import { leftoversOf } from "./leftovers.ts"
 
 // Namespace names unique to this run: the cgroup and runc directories named after them are shared
 // by every containerd on the machine, so the leak checks below must not see anyone else's.
@@ -27,47 +30,14 @@ const labelsOf = (sandbox: ContainerdSandboxShape, namespace: string, id: string
 const exists = (path: string): Promise<boolean> =>
   fs.access(path).then(() => true, () => false)
 
-const isAlive = (pid: number): Promise<boolean> =>
-  fs.readFile(`/proc/${pid}/stat`, "utf8").then(
-    (stat) => !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? ""),
-    () => false
-  )
+/** A sandbox's traces besides its directory: the cgroups and runc state named after its namespaces. */
+const tracesOf = (namespaces: ReadonlyArray<string>, pids: ReadonlyArray<number> = []) => ({
+  cgroups: namespaces,
+  paths: namespaces.map((namespace) => nodePath.join("/run/containerd/runc", namespace)),
+  pids
+})
 
-/** `pid: command line` of every live process whose command line contains `text`. */
-const commandLinesMentioning = async (text: string): Promise<ReadonlyArray<string>> => {
-  const found: Array<string> = []
-  for (const entry of await fs.readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue
-    const commandLine = await fs.readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "")
-    if (commandLine.includes(text)) found.push(`${entry}: ${commandLine.replaceAll("\0", " ")}`)
-  }
-  return found
-}
-
-const processesMentioning = (text: string) => Effect.promise(() => commandLinesMentioning(text))
-
-/** Everything a sandbox could leave on the host, described; empty when it left nothing. */
-const leftoversOf = (directory: string, namespaces: ReadonlyArray<string>) =>
-  Effect.promise(async () => {
-    const found: Array<string> = []
-    if (await exists(directory)) found.push(`directory ${directory}`)
-    found.push(...(await commandLinesMentioning(directory)).map((line) => `process ${line}`))
-    const mounts = await fs.readFile("/proc/self/mounts", "utf8")
-    for (const line of mounts.split("\n")) {
-      const mountPoint = line.split(" ")[1]
-      if (mountPoint !== undefined && mountPoint.startsWith(directory)) found.push(`mount ${mountPoint}`)
-    }
-    const hierarchies = await fs.readdir("/sys/fs/cgroup")
-    for (const namespace of namespaces) {
-      for (const hierarchy of ["", ...hierarchies]) {
-        const cgroup = nodePath.join("/sys/fs/cgroup", hierarchy, namespace)
-        if (await exists(cgroup)) found.push(`cgroup ${cgroup}`)
-      }
-      const runcState = nodePath.join("/run/containerd/runc", namespace)
-      if (await exists(runcState)) found.push(`runc state ${runcState}`)
-    }
-    return found
-  })
+const isAlive = (pid: number) => Effect.promise(() => isProcessRunning(pid))
 
 /** Builds a sandbox in a scope the test closes itself (closed anyway if the test fails early). */
 const openSandbox = Effect.gen(function*() {
@@ -110,8 +80,8 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("ContainerdSandb
         "com.docker.compose.project": "shop"
       })
       // The pid is the host's view of the container's init process: busybox sleep.
-      const commandLine = yield* Effect.promise(() => fs.readFile(`/proc/${webPid}/cmdline`, "utf8"))
-      assert.deepStrictEqual(commandLine.split("\0").slice(0, 2), ["/bin/sleep", "100000"])
+      const commandLine = yield* Effect.promise(() => readCommandLine(webPid))
+      assert.deepStrictEqual(commandLine.slice(0, 2), ["/bin/sleep", "100000"])
     }))
 
   it.effect("pauses and resumes a task", () =>
@@ -166,7 +136,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("ContainerdSandb
         pid,
         status: "STOPPED"
       })
-      assert.isFalse(yield* Effect.promise(() => isAlive(pid)))
+      assert.isFalse(yield* isAlive(pid))
 
       yield* sandbox.run({ id: "removed", namespace: moby })
       yield* sandbox.create({ id: "taskless", namespace: moby })
@@ -187,7 +157,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("ContainerdSandb
       assert.strictEqual(new Set(pids).size, ids.length)
       const tasks = yield* sandbox.tasks(namespace)
       assert.deepStrictEqual(
-        [...tasks].sort((a, b) => a.id.localeCompare(b.id)),
+        [...tasks].sort(byId),
         ids.map((id, index) => ({ id, pid: pids[index]!, status: "RUNNING" as const }))
       )
     }))
@@ -200,7 +170,9 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("ContainerdSandb
         Effect.timeoutOption("300 millis")
       )
       assert.isTrue(Option.isNone(outcome))
-      const ctrProcesses = (yield* processesMentioning(sandbox.socketPath)).filter((line) => line.includes("ctr"))
+      const ctrProcesses = (yield* Effect.promise(() => processesMentioning(sandbox.socketPath)))
+        .map((info) => info.commandLine.join(" "))
+        .filter((commandLine) => commandLine.includes("ctr"))
       assert.deepStrictEqual(ctrProcesses, [])
       yield* sandbox.remove(shop, "patient")
     }))
@@ -216,7 +188,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("ContainerdSandb
       yield* sandbox.stop
       // A graceful shutdown removes the socket; the containers keep running without containerd.
       assert.isFalse(yield* Effect.promise(() => exists(sandbox.socketPath)))
-      for (const task of before) assert.isTrue(yield* Effect.promise(() => isAlive(task.pid)))
+      for (const task of before) assert.isTrue(yield* isAlive(task.pid))
 
       yield* sandbox.start
       assert.deepStrictEqual(yield* sandbox.tasks(shop), before)
@@ -229,11 +201,10 @@ describe("ContainerdSandbox teardown", () => {
       const { sandbox, scope } = yield* openSandbox
       const namespace = uniqueNamespace("leak")
       const pids = yield* populate(sandbox, namespace)
-      assert.isNotEmpty(yield* leftoversOf(sandbox.directory, [namespace]))
+      assert.isNotEmpty(yield* leftoversOf(sandbox.directory, tracesOf([namespace])))
 
       yield* Scope.close(scope, Exit.void)
-      assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, [namespace]), [])
-      for (const pid of pids) assert.isFalse(yield* Effect.promise(() => isAlive(pid)))
+      assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, tracesOf([namespace], pids)), [])
     }))
 
   it.live("tears down after the test stopped containerd", () =>
@@ -244,8 +215,7 @@ describe("ContainerdSandbox teardown", () => {
       yield* sandbox.stop
 
       yield* Scope.close(scope, Exit.void)
-      assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, [namespace]), [])
-      for (const pid of pids) assert.isFalse(yield* Effect.promise(() => isAlive(pid)))
+      assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, tracesOf([namespace], pids)), [])
     }))
 
   it.live("tears down after containerd was killed", () =>
@@ -256,8 +226,7 @@ describe("ContainerdSandbox teardown", () => {
       yield* sandbox.kill9
 
       yield* Scope.close(scope, Exit.void)
-      assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, [namespace]), [])
-      for (const pid of pids) assert.isFalse(yield* Effect.promise(() => isAlive(pid)))
+      assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, tracesOf([namespace], pids)), [])
     }))
 
   it.live("tears down by force when containerd cannot be brought back", () =>
@@ -271,8 +240,7 @@ describe("ContainerdSandbox teardown", () => {
       yield* Effect.promise(() => fs.rm(nodePath.join(sandbox.directory, "config.toml")))
 
       yield* Scope.close(scope, Exit.void)
-      assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, [namespace]), [])
-      for (const pid of pids) assert.isFalse(yield* Effect.promise(() => isAlive(pid)))
+      assert.deepStrictEqual(yield* leftoversOf(sandbox.directory, tracesOf([namespace], pids)), [])
       for (const id of ["running", "paused"]) {
         const shimSocket = createHash("sha256").update(nodePath.join(sandbox.socketPath, namespace, id)).digest("hex")
         assert.isFalse(yield* Effect.promise(() => exists(nodePath.join("/run/containerd/s", shimSocket))))
@@ -292,7 +260,7 @@ describe("ContainerdSandbox teardown", () => {
 
       assert.isTrue(Exit.isFailure(exit))
       assert.notStrictEqual(directory, "")
-      assert.deepStrictEqual(yield* leftoversOf(directory, [namespace]), [])
+      assert.deepStrictEqual(yield* leftoversOf(directory, tracesOf([namespace])), [])
     }))
 
   it.live("sweeps a sandbox whose owner died", () =>
@@ -304,13 +272,12 @@ describe("ContainerdSandbox teardown", () => {
       yield* Effect.promise(() => fs.writeFile(nodePath.join(crashed.sandbox.directory, "owner.pid"), "999999999 0"))
 
       const next = yield* openSandbox
-      assert.deepStrictEqual(yield* leftoversOf(crashed.sandbox.directory, [namespace]), [])
-      for (const pid of pids) assert.isFalse(yield* Effect.promise(() => isAlive(pid)))
+      assert.deepStrictEqual(yield* leftoversOf(crashed.sandbox.directory, tracesOf([namespace], pids)), [])
       assert.isTrue(yield* Effect.promise(() => exists(next.sandbox.directory)))
 
       // The swept sandbox's own finalizer finds nothing left to do, and does not fail on that.
       yield* Scope.close(crashed.scope, Exit.void)
       yield* Scope.close(next.scope, Exit.void)
-      assert.deepStrictEqual(yield* leftoversOf(next.sandbox.directory, []), [])
+      assert.deepStrictEqual(yield* leftoversOf(next.sandbox.directory), [])
     }))
 })

@@ -6,30 +6,23 @@
  * subscription and exits 0, npm with it, and no process is left behind. A Ctrl-C on a terminal
  * signals the whole process group: the same end.
  */
-import { spawn } from "node:child_process"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { processesMentioning } from "../../src/internal/procfs.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
+import { runProcess, signalProcess } from "../../src/testing/internal/process.ts"
+import { waitUntil } from "../../src/testing/internal/waiting.ts"
 
 const root = path.resolve(import.meta.dirname, "../..")
 
-/** PIDs of the processes whose command line mentions `text` (this machine's /proc). */
-const processesMentioning = (text: string): ReadonlyArray<number> =>
-  fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => {
-    try {
-      const commandLine = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8")
-      const state = fs.readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.[0]
-      return commandLine.includes(text) && state !== "Z" ? [Number(entry)] : []
-    } catch {
-      return [] // gone meanwhile
-    }
-  })
+/** PIDs of the live processes whose command line mentions `text`. */
+const pidsMentioning = (text: string) =>
+  Effect.promise(async () => (await processesMentioning(text)).map((info) => info.pid))
 
 interface NpmRun {
   /** npm's exit code, or the signal that ended it. */
-  readonly npmExit: number | string | null
+  readonly npmExit: number | string
   /** The command's processes still alive some time after npm ended (none: nothing orphaned). */
   readonly leftBehind: ReadonlyArray<number>
   readonly stderr: string
@@ -40,47 +33,25 @@ interface NpmRun {
  * alone (`"npm"`) or to its whole process group (`"group"`, as a terminal's Ctrl-C).
  */
 const npmRunEvents = (socketPath: string, signal: "SIGINT" | "SIGTERM", target: "npm" | "group") =>
-  Effect.callback<NpmRun>((resume) => {
-    const child = spawn("npm", ["run", "-s", "whalewatcher", "--", "--address", socketPath, "events"], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-      env: { ...process.env, NO_COLOR: "1" }
-    })
-    let stderr = ""
+  Effect.gen(function*() {
     let signalled = false
-    const killer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 60_000)
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-      if (!signalled && stderr.includes("following events")) {
-        signalled = true
-        process.kill(target === "npm" ? child.pid! : -child.pid!, signal)
-      }
-    })
-    child.stdout.resume()
-    child.on("exit", (code, signalName) => {
-      clearTimeout(killer)
-      // The command ends on its own a moment after npm: wait for it, up to 10 s.
-      const startedWaiting = Date.now()
-      const check = () => {
-        const leftBehind = processesMentioning(socketPath)
-        if (leftBehind.length === 0 || Date.now() - startedWaiting > 10_000) {
-          for (const pid of leftBehind) process.kill(pid, "SIGKILL")
-          resume(Effect.succeed({ npmExit: code ?? signalName, leftBehind, stderr }))
-        } else {
-          setTimeout(check, 50)
+    const npm = yield* runProcess("npm", "npm", ["run", "-s", "whalewatcher", "--", "--address", socketPath, "events"], {
+      cwd: root,
+      env: { NO_COLOR: "1" },
+      detached: true,
+      timeoutMillis: 60_000,
+      onOutput: (running) => {
+        if (!signalled && running.stderr.includes("following events")) {
+          signalled = true
+          running.signal(signal, target === "npm" ? "process" : "group")
         }
       }
-      check()
-    })
-    return Effect.sync(() => {
-      clearTimeout(killer)
-      try {
-        process.kill(-child.pid!, "SIGKILL")
-      } catch {
-        // already gone
-      }
-    })
+    }).pipe(Effect.orDie)
+    // The command ends on its own a moment after npm: wait for it, up to 10 s.
+    yield* waitUntil(Effect.map(pidsMentioning(socketPath), (pids) => pids.length === 0), 10_000)
+    const leftBehind = yield* pidsMentioning(socketPath)
+    for (const pid of leftBehind) signalProcess(pid, "SIGKILL")
+    return { npmExit: npm.signal ?? npm.exitCode, leftBehind, stderr: npm.stderr } satisfies NpmRun
   })
 
 layer(ContainerdSandbox.layer(), { excludeTestServices: true, timeout: "120 seconds" })("signals through npm run", (it) => {

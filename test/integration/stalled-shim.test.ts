@@ -4,11 +4,11 @@
  * answers again. (containerd 1.6 restarted while a shim is stopped forgets that shim's task for
  * good: Tasks.List never shows it again, so no client can see it; not tested here.)
  */
-import * as fs from "node:fs/promises"
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Stream } from "effect"
 import { ContainerdEngine } from "../../src/containerd/index.ts"
 import { Portfolio, Watcher } from "../../src/index.ts"
+import { scanProcesses } from "../../src/internal/procfs.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
 
 const run = Math.random().toString(36).slice(2, 8)
@@ -16,12 +16,10 @@ const run = Math.random().toString(36).slice(2, 8)
 /** The PID of the shim serving container `id` in `namespace` for `socket`, from /proc. */
 const shimPid = (socket: string, namespace: string, id: string) =>
   Effect.promise(async () => {
-    for (const entry of await fs.readdir("/proc")) {
-      if (!/^\d+$/.test(entry)) continue
-      const commandLine = await fs.readFile(`/proc/${entry}/cmdline`, "utf8").then((text) => text.split("\0"), (): Array<string> => [])
+    for (const { commandLine, pid } of await scanProcesses()) {
       if (!(commandLine[0] ?? "").includes("containerd-shim")) continue
       const flag = (name: string) => commandLine[commandLine.indexOf(name) + 1]
-      if (flag("-address") === socket && flag("-namespace") === namespace && flag("-id") === id) return Number(entry)
+      if (flag("-address") === socket && flag("-namespace") === namespace && flag("-id") === id) return pid
     }
     return assert.fail(`no shim for ${namespace}/${id}`)
   })

@@ -4,11 +4,13 @@
  * exactly the difference, a slow subscriber delays nobody, and its scope closes everything.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, type Duration, Effect, Fiber, Layer, Option, Queue, Schedule, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Option, Queue, Schedule, Stream } from "effect"
 import { ContainerdEngine, NamespaceFilter } from "../../src/containerd/index.ts"
 import { Portfolio, Watcher } from "../../src/index.ts"
 import { ContainerdSandbox } from "../../src/testing/index.ts"
-import { openConnections, settledConnections } from "./connections.ts"
+import { awaitConnections, openConnections, settledConnections } from "./connections.ts"
+import { eventually } from "../eventually.ts"
+import { converge, picture } from "./converge.ts"
 
 const run = Math.random().toString(36).slice(2, 8)
 
@@ -28,30 +30,6 @@ const truth = (sandbox: Sandbox) =>
     }
     return alive
   })
-
-const picture = (portfolio: Portfolio.Portfolio) =>
-  new Map(Portfolio.containers(portfolio).map((container) => [container.id, container.pid]))
-
-const sorted = (map: ReadonlyMap<string, number>) => [...map.entries()].sort(([a], [b]) => a.localeCompare(b))
-
-/** Waits until the watcher's portfolio equals containerd's truth, up to `timeout`. */
-const converge = (sandbox: Sandbox, watcher: Watcher.WatcherShape, timeout: Duration.Input = "20 seconds") =>
-  Effect.gen(function*() {
-    while (true) {
-      const expected = sorted(yield* truth(sandbox))
-      const actual = sorted(picture(yield* watcher.portfolio.get))
-      if (JSON.stringify(expected) === JSON.stringify(actual)) return expected
-      yield* Effect.sleep("50 millis")
-    }
-  }).pipe(Effect.timeoutOrElse({
-    duration: timeout,
-    orElse: () =>
-      Effect.gen(function*() {
-        const expected = sorted(yield* truth(sandbox))
-        const actual = sorted(picture(yield* watcher.portfolio.get))
-        return yield* Effect.die(new Error(`no convergence: truth ${JSON.stringify(expected)} watcher ${JSON.stringify(actual)}`))
-      })
-  }))
 
 const watcherIn = (address: string, options: Watcher.WatcherOptions = {}) =>
   Effect.map(
@@ -74,8 +52,8 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
         const watcher = yield* watcherIn(sandbox.socketPath)
         yield* watcher.ready
         yield* Fiber.join(churn)
-        const converged = yield* converge(sandbox, watcher)
-        assert.isAtLeast(converged.filter(([id]) => id.startsWith("boot")).length, 13)
+        const converged = yield* converge(truth(sandbox), watcher)
+        assert.isAtLeast([...converged.keys()].filter((id) => id.startsWith("boot")).length, 13)
       }).pipe(Effect.scoped))
 
     it.effect("exec exits never remove a container", () =>
@@ -125,7 +103,8 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
           (n) => sandbox.run({ id: `churn${n}-${run}`, namespace: ns }),
           { discard: true }
         ).pipe(Effect.forkChild)
-        yield* Effect.sleep("150 millis")
+        // Stopped once the churn shows: the first start was announced, the others may be under way.
+        yield* eventually(() => announced.some((line) => line.startsWith(`Started ${ns}/churn0-${run} `)), "the first churn start")
         yield* sandbox.stop
         yield* Fiber.join(churn).pipe(Effect.ignore)
         // Make-before-break: once the watcher knows it is disconnected, its last picture stays.
@@ -147,7 +126,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
         const newcomerPid = yield* sandbox.run({ id: newcomer, namespace: ns })
         yield* sandbox.kill(ns, killedAfter)
         yield* sandbox.pause(ns, pausedAfter)
-        yield* converge(sandbox, watcher)
+        yield* converge(truth(sandbox), watcher)
         const convergedAfter = Date.now() - restarted
         assert.strictEqual((yield* watcher.status.get)._tag, "Live")
 
@@ -188,7 +167,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
         yield* sandbox.start
         const id = `back-${run}`
         yield* sandbox.run({ id, namespace: "back" })
-        yield* converge(sandbox, watcher)
+        yield* converge(truth(sandbox), watcher)
         yield* Effect.logInfo(`default schedule: converged ${Date.now() - restarted} ms after containerd's restart`)
         assert.strictEqual((yield* watcher.status.get)._tag, "Live")
       }).pipe(Effect.scoped))
@@ -232,7 +211,7 @@ layer(ContainerdSandbox.layer(), { excludeTestServices: true })("Watcher on a re
           return yield* watcher.events.pipe(Stream.runDrain, Effect.exit, Effect.forkDetach)
         }).pipe(Effect.scoped)
         yield* Fiber.join(ended).pipe(Effect.timeout("5 seconds"))
-        assert.strictEqual(yield* settledConnections(sandbox.socketPath), baseline)
+        yield* awaitConnections(sandbox.socketPath, baseline)
       }))
   })
 })

@@ -11,6 +11,7 @@ import { Version } from "../../gen/containerd/services/version/v1/version_pb.ts"
 import { ContainerdConnection } from "../../src/containerd/index.ts"
 import { EngineError } from "../../src/index.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
+import { eventually } from "../eventually.ts"
 
 const subscribeAll = (connection: ContainerdConnection.ContainerdConnectionShape) =>
   connection.stream("Events.Subscribe", (clients, options) => clients.events.subscribe({ filters: [] }, options))
@@ -112,12 +113,10 @@ describe("ContainerdConnection", () => {
     return Effect.gen(function*() {
       const connection = yield* ContainerdConnection.ContainerdConnection
       const fiber = yield* subscribeAll(connection).pipe(Stream.runDrain, Effect.forkChild)
-      yield* Effect.sleep("20 millis")
-      assert.strictEqual(fake.subscriberCount, 1)
+      yield* eventually(() => fake.subscriberCount === 1, "the server has the subscription")
       yield* Fiber.interrupt(fiber)
       // the router transport's handler sees the abort on its next tick
-      yield* Effect.sleep("20 millis")
-      assert.strictEqual(fake.subscriberCount, 0)
+      yield* eventually(() => fake.subscriberCount === 0, "the server-side subscription ended")
     }).pipe(Effect.provide(FakeContainerd.layer(fake)))
   })
 
@@ -126,7 +125,7 @@ describe("ContainerdConnection", () => {
     return Effect.gen(function*() {
       const connection = yield* ContainerdConnection.ContainerdConnection
       const fiber = yield* subscribeAll(connection).pipe(Stream.runDrain, Effect.flip, Effect.forkChild)
-      yield* Effect.sleep("20 millis")
+      yield* eventually(() => fake.subscriberCount === 1, "the server has the subscription")
       fake.dropSubscriptions(Code.Unavailable, "gone")
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag, "EngineUnavailable")

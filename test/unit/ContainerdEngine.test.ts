@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises"
 import { create, toBinary } from "@bufbuild/protobuf"
 import { Code } from "@connectrpc/connect"
 import { assert, describe, it } from "@effect/vitest"
@@ -14,6 +15,8 @@ import { subscribeFilters } from "../../src/containerd/internal/events.ts"
 import type { Container, ContainerEvent } from "../../src/index.ts"
 import { EngineClient } from "../../src/index.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
+import { eventually } from "../eventually.ts"
+import { shopScene } from "./shopScene.ts"
 
 /** The engine over a fake containerd, with the default filter and mapping unless replaced. */
 const engineLayer = (
@@ -39,12 +42,7 @@ const byId = (containers: ReadonlyArray<Container.Container>) =>
 
 /** A fake with one alive container in each of several namespaces, and some that are not alive. */
 const populatedFake = () => {
-  const fake = FakeContainerd.make()
-  fake.addContainer({ namespace: "default", id: "web", labels: { "nerdctl/name": "frontend", "com.docker.compose.project": "shop" } })
-  fake.startTask({ namespace: "default", id: "web", pid: 101 })
-  fake.addContainer({ namespace: "shop", id: "db", labels: { "nerdctl/name": "database", "com.docker.compose.project": "shop" } })
-  fake.startTask({ namespace: "shop", id: "db", pid: 102 })
-  fake.pauseTask({ namespace: "shop", id: "db" })
+  const fake = shopScene()
   fake.addContainer({ namespace: "shop", id: "cache" })
   fake.startTask({ namespace: "shop", id: "cache", pid: 103 })
   fake.setTaskStatus({ namespace: "shop", id: "cache", status: Status.PAUSING })
@@ -73,7 +71,7 @@ describe("ContainerdEngine.list", () => {
       assert.deepStrictEqual(containers["web"], {
         id: "web",
         name: "frontend",
-        labels: { "nerdctl/name": "frontend", "com.docker.compose.project": "shop" },
+        labels: { "nerdctl/name": "frontend", "com.docker.compose.project": "shop", tier: "front" },
         pid: 101,
         project: "shop",
         paused: false,
@@ -155,13 +153,10 @@ describe("ContainerdEngine.list", () => {
     fake.addNamespace("default")
     // Containers.List is answered first; the container and its task appear before Tasks.List is.
     fake.onCall("Tasks.List", () =>
-      new Promise((resolve) =>
-        setTimeout(() => {
-          fake.addContainer({ namespace: "default", id: "late", labels: { "nerdctl/name": "late" } })
-          fake.startTask({ namespace: "default", id: "late", pid: 7 })
-          resolve()
-        }, 5)
-      ))
+      sleep(5).then(() => {
+        fake.addContainer({ namespace: "default", id: "late", labels: { "nerdctl/name": "late" } })
+        fake.startTask({ namespace: "default", id: "late", pid: 7 })
+      }))
     return Effect.gen(function*() {
       const containers = yield* (yield* engine).list
       assert.deepStrictEqual(containers.map((c) => [c.id, c.name, c.pid]), [["late", "late", 7]])
@@ -483,7 +478,7 @@ describe("ContainerdEngine.subscribe", () => {
   it.live("returns only once live: a change made right after subscribe is never missed", () => {
     const fake = FakeContainerd.make()
     // Hold the subscription back on the server for a while, as a slow containerd would.
-    fake.onCall("Events.Subscribe", () => new Promise((resolve) => setTimeout(resolve, 50)))
+    fake.onCall("Events.Subscribe", () => sleep(50))
     fake.addContainer({ namespace: "default", id: "web" })
     return Effect.gen(function*() {
       const events = yield* collect(1, () => fake.startTask({ namespace: "default", id: "web", pid: 1 }))
@@ -517,8 +512,7 @@ describe("ContainerdEngine.subscribe", () => {
       assert.strictEqual(error._tag, "EngineUnavailable")
 
       yield* Effect.scoped(client.subscribe)
-      yield* Effect.sleep("20 millis")
-      assert.strictEqual(fake.subscriberCount, 0)
+      yield* eventually(() => fake.subscriberCount === 0, "the server-side subscription ended")
     }).pipe(Effect.provide(engineLayer(fake)))
   })
 })

@@ -3,6 +3,8 @@ import { ConfigProvider, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { DockerConnection, DockerEngine } from "../../src/docker/index.ts"
 import { decodeEventLine, sinceParameter } from "../../src/docker/internal/events.ts"
 import { EngineClient } from "../../src/index.ts"
+import { byId } from "../../src/internal/ordering.ts"
+import { eventually } from "../eventually.ts"
 import { type FakeDocker, makeFakeDocker } from "./fakeDockerApi.ts"
 
 const address = "/run/fake/docker.sock"
@@ -35,16 +37,6 @@ const populated = (options: Parameters<typeof makeFakeDocker>[0] = {}) => {
   fake.add(hex("d"), "fresh")
   return fake
 }
-
-/** Waits (against a real deadline) until `condition` holds. */
-const eventually = (condition: () => boolean, what: string) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + 5_000
-    while (!condition()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting until ${what}`))
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-    }
-  })
 
 describe("DockerConnection", () => {
   it.effect("negotiates the API version from the ping", () =>
@@ -126,7 +118,7 @@ describe("DockerEngine list and inspect", () => {
     Effect.gen(function*() {
       const fake = populated()
       const engine = yield* engineOf(fake)
-      const containers = [...(yield* engine.list)].sort((a, b) => a.id.localeCompare(b.id))
+      const containers = [...(yield* engine.list)].sort(byId)
       assert.deepStrictEqual(containers, [
         { id: hex("a"), name: "web", labels: {}, pid: 101, project: "", paused: false, namespace: "" },
         {
@@ -152,8 +144,8 @@ describe("DockerEngine list and inspect", () => {
     Effect.gen(function*() {
       const docker = populated()
       const podman = populated({ podman: true })
-      const fromDocker = [...(yield* (yield* engineOf(docker)).list)].sort((a, b) => a.id.localeCompare(b.id))
-      const fromPodman = [...(yield* (yield* engineOf(podman)).list)].sort((a, b) => a.id.localeCompare(b.id))
+      const fromDocker = [...(yield* (yield* engineOf(docker)).list)].sort(byId)
+      const fromPodman = [...(yield* (yield* engineOf(podman)).list)].sort(byId)
       assert.deepStrictEqual(fromPodman, fromDocker)
       assert.strictEqual(fromPodman.length, 2)
       assert.deepStrictEqual(podman.requests.filter((request) => request !== "GET /_ping").map((r) => r.split("?")[0]), [

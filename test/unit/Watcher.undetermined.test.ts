@@ -6,6 +6,7 @@ import { assert, it } from "@effect/vitest"
 import { Context, Effect, Layer, Stream } from "effect"
 import { EngineClient, Portfolio, Watcher } from "../../src/index.ts"
 import { FakeEngine } from "../../src/testing/index.ts"
+import { eventually } from "../eventually.ts"
 
 /** The fake engine, where the IDs in `undetermined` are left out of lists and reported by `survey` (as containerd does). */
 const surveyingEngine = (fake: FakeEngine.FakeEngine, undetermined: Set<string>) => {
@@ -18,12 +19,7 @@ const surveyingEngine = (fake: FakeEngine.FakeEngine, undetermined: Set<string>)
 }
 
 /** Waits for `condition` against a deadline of real time (the retry after a disconnect takes ~250 ms). */
-const until = (condition: () => boolean) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + 10_000
-    while (!condition() && Date.now() < deadline) yield* Effect.sleep("2 millis")
-    assert.isTrue(condition(), `condition not reached: ${condition.toString()}`)
-  })
+const until = (condition: () => boolean) => eventually(condition, condition.toString())
 
 it.live("an undetermined container keeps its last known state across a resync; nothing is announced", () => {
   const fake = FakeEngine.make()

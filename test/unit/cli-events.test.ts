@@ -121,13 +121,18 @@ describe("whalewatcher events", () => {
         Effect.gen(function*() {
           yield* waitFor(captured, (c) => c.stderr.includes("Ctrl-C ends"), "the ready notice")
           drive(fake)
-          yield* waitFor(captured, (c) => lineCount(c.stdout) === 2, "two events")
-          // Give events of other namespaces the time to show up, if they wrongly did.
-          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
+          // A marker after the others: events come in order, so one of another namespace that
+          // wrongly showed up would be there before it.
+          fake.addContainer({ namespace: "lab", id: "marker" })
+          fake.startTask({ namespace: "lab", id: "marker", pid: 301 })
+          yield* waitFor(captured, (c) => c.stdout.includes("lab/marker"), "the marker")
         }))
       assert.deepStrictEqual(
-        result.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { type: string; id: string }).type),
-        ["started", "exited"]
+        result.stdout.trim().split("\n").map((line) => {
+          const event = JSON.parse(line) as { type: string; id: string }
+          return `${event.type} ${event.id}`
+        }),
+        ["started lab/job", "exited lab/job", "started lab/marker"]
       )
       assert.include(result.stderr, "(0 containers alive)")
     }))

@@ -8,14 +8,11 @@ import { Effect } from "effect"
 import { ExitCode } from "../../src/cli/ExitCode.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
 import { fakeConnector, lastFrame, runCli, runCliUntil, waitFor, withoutTimes } from "./cliHarness.ts"
+import { shopScene } from "./shopScene.ts"
 
+/** The shop and a container of no project in another namespace. */
 const scene = () => {
-  const fake = FakeContainerd.make()
-  fake.addContainer({ namespace: "default", id: "web", labels: { "nerdctl/name": "frontend", "com.docker.compose.project": "shop" } })
-  fake.startTask({ namespace: "default", id: "web", pid: 101 })
-  fake.addContainer({ namespace: "shop", id: "db", labels: { "nerdctl/name": "database", "com.docker.compose.project": "shop" } })
-  fake.startTask({ namespace: "shop", id: "db", pid: 102 })
-  fake.pauseTask({ namespace: "shop", id: "db" })
+  const fake = shopScene()
   fake.addContainer({ namespace: "lab", id: "scratch" })
   fake.startTask({ namespace: "lab", id: "scratch", pid: 103 })
   return fake
@@ -186,8 +183,8 @@ describe("whalewatcher watch", () => {
           yield* waitFor(captured, (c) => lastFrame(c.stdout).includes("live since"), "the first frame")
           fake.failNext("Events.Subscribe", Code.Unavailable, "restarting")
           fake.dropSubscriptions(Code.Unavailable, "restarting")
-          yield* waitFor(captured, (c) => lastFrame(c.stdout).includes("retrying"), "a frame while retrying")
-          expect(withoutTimes(lastFrame(captured.stdout)).split("\n")[0]).toMatch(
+          const retrying = yield* waitFor(captured, (c) => lastFrame(c.stdout).includes("retrying"), "a frame while retrying")
+          expect(withoutTimes(lastFrame(retrying.stdout)).split("\n")[0]).toMatch(
             /^whalewatcher {2}containerd at \/run\/containerd\/containerd\.sock is unavailable \(restarting\); retrying in \ds \(attempt 2\)…$/
           )
           yield* waitFor(captured, (c) => lastFrame(c.stdout).includes("live since"), "a frame when back")

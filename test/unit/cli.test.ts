@@ -13,23 +13,11 @@ import { ExitCode } from "../../src/cli/ExitCode.ts"
 import { version } from "../../src/cli/Version.ts"
 import { FakeContainerd } from "../../src/testing/index.ts"
 import { fakeConnector, runCli } from "./cliHarness.ts"
+import { shopScene } from "./shopScene.ts"
 
-/** Two projects, a container of none, one in an ignored namespace, and one without a process. */
+/** The shop and a second project, a container of none, one in an ignored namespace, and one without a process. */
 const scene = () => {
-  const fake = FakeContainerd.make()
-  fake.addContainer({
-    namespace: "default",
-    id: "web",
-    labels: { "nerdctl/name": "frontend", "com.docker.compose.project": "shop", tier: "front" }
-  })
-  fake.startTask({ namespace: "default", id: "web", pid: 101 })
-  fake.addContainer({
-    namespace: "shop",
-    id: "db",
-    labels: { "nerdctl/name": "database", "com.docker.compose.project": "shop", tier: "back" }
-  })
-  fake.startTask({ namespace: "shop", id: "db", pid: 102 })
-  fake.pauseTask({ namespace: "shop", id: "db" })
+  const fake = shopScene()
   fake.addContainer({ namespace: "default", id: "metrics", labels: { "com.docker.compose.project": "ops" } })
   fake.startTask({ namespace: "default", id: "metrics", pid: 4242 })
   fake.addContainer({ namespace: "lab", id: "scratch" })

@@ -1,14 +1,16 @@
 /**
  * Runs the `whalewatcher` command in-process, as a terminal or a pipe would see it: stdout and
- * stderr captured, the engine a fake containerd (or whatever Connector a test gives), the
+ * stderr captured by effect's TestConsole, the engine a fake containerd (or whatever Connector a test gives), the
  * environment variables a test sets and nothing of the real process's.
  */
 import { type Cause, ConfigProvider, Console, Effect, Fiber, FileSystem, Layer, Path, Queue, Stdio, Terminal } from "effect"
 import { ChildProcessSpawner } from "effect/process"
+import { TestConsole } from "effect/testing"
 import { ContainerdConnection } from "../../src/containerd/index.ts"
 import { run } from "../../src/cli/Cli.ts"
 import { Connector, containerdEngine } from "../../src/cli/Connector.ts"
 import type { FakeContainerd } from "../../src/testing/index.ts"
+import { eventually } from "../eventually.ts"
 
 /** What a run printed, and its exit code (undefined when it was interrupted, as by Ctrl-C). */
 export interface CliOutcome {
@@ -36,19 +38,20 @@ export const fakeConnector = (fake: FakeContainerd.FakeContainerd): Layer.Layer<
       )
   })
 
-/** Captured output streams. */
-export class Captured {
-  stdout = ""
-  stderr = ""
-  readonly console: Console.Console = Object.assign(Object.create(console) as Console.Console, {
-    log: (...args: ReadonlyArray<unknown>) => {
-      this.stdout += `${args.join(" ")}\n`
-    },
-    error: (...args: ReadonlyArray<unknown>) => {
-      this.stderr += `${args.join(" ")}\n`
-    }
-  })
+/** What a run printed so far, as text. */
+export interface Captured {
+  readonly stdout: string
+  readonly stderr: string
 }
+
+const asText = (lines: ReadonlyArray<unknown>): string => lines.map((line) => `${String(line)}\n`).join("")
+
+/** The text of the lines the command logged (stdout) and errored (stderr) to effect's TestConsole. */
+export const printed = (output: TestConsole.TestConsole): Effect.Effect<Captured> =>
+  Effect.map(
+    Effect.all([output.logLines, output.errorLines]),
+    ([stdout, stderr]) => ({ stdout: asText(stdout), stderr: asText(stderr) })
+  )
 
 const environment = (args: ReadonlyArray<string>, options: CliOptions) =>
   Layer.mergeAll(
@@ -77,16 +80,16 @@ const environment = (args: ReadonlyArray<string>, options: CliOptions) =>
     Layer.succeed(ChildProcessSpawner.ChildProcessSpawner, ChildProcessSpawner.make(() => Effect.die("unused")))
   )
 
-/** The command, ready to run with its output going to `captured`. */
+/** The command, ready to run with its output going to `output`. */
 export const cliProgram = (
   args: ReadonlyArray<string>,
   connector: Layer.Layer<Connector>,
-  captured: Captured,
+  output: TestConsole.TestConsole,
   options: CliOptions = {}
 ): Effect.Effect<number> =>
   run(args).pipe(
     Effect.provide(Layer.merge(environment(args, options), connector)),
-    Effect.provideService(Console.Console, captured.console),
+    Effect.provideService(Console.Console, output),
     Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: options.env ?? { NO_COLOR: "1" } }))
   )
 
@@ -95,54 +98,46 @@ export const runCli = (
   args: ReadonlyArray<string>,
   connector: Layer.Layer<Connector>,
   options: CliOptions = {}
-): Effect.Effect<CliOutcome> => {
-  const captured = new Captured()
-  return Effect.map(cliProgram(args, connector, captured, options), (exitCode) => ({
-    exitCode,
-    stdout: captured.stdout,
-    stderr: captured.stderr
-  }))
-}
+): Effect.Effect<CliOutcome> =>
+  Effect.gen(function*() {
+    const output = yield* TestConsole.make
+    const exitCode = yield* cliProgram(args, connector, output, options)
+    return { exitCode, ...(yield* printed(output)) }
+  })
 
 /**
- * Runs a command that runs until interrupted (events, watch): `drive` gets the captured output
+ * Runs a command that runs until interrupted (events, watch): `drive` gets the command's console
  * and returns once it has done what it wanted (e.g. waited for lines); then the command is
  * interrupted, as Ctrl-C does, unless it ended by itself before.
  */
 export const runCliUntil = <E, R>(
   args: ReadonlyArray<string>,
   connector: Layer.Layer<Connector>,
-  drive: (captured: Captured) => Effect.Effect<void, E, R>,
+  drive: (output: TestConsole.TestConsole) => Effect.Effect<void, E, R>,
   options: CliOptions = {}
 ): Effect.Effect<CliOutcome, E, R> =>
   Effect.gen(function*() {
-    const captured = new Captured()
-    const fiber = yield* Effect.forkChild(cliProgram(args, connector, captured, options))
-    yield* Effect.raceFirst(drive(captured), Effect.asVoid(Fiber.await(fiber)))
+    const output = yield* TestConsole.make
+    const fiber = yield* Effect.forkChild(cliProgram(args, connector, output, options))
+    yield* Effect.raceFirst(drive(output), Effect.asVoid(Fiber.await(fiber)))
     const exit = yield* Fiber.interrupt(fiber).pipe(Effect.andThen(Fiber.await(fiber)))
-    return {
-      exitCode: exit._tag === "Success" ? exit.value : undefined,
-      stdout: captured.stdout,
-      stderr: captured.stderr
-    }
+    return { exitCode: exit._tag === "Success" ? exit.value : undefined, ...(yield* printed(output)) }
   })
 
-/** Waits (on the real clock) until the captured output satisfies `condition`; fails after 5 s. */
+/** Waits (on the real clock, up to 5 s) until the output printed so far satisfies `condition`; returns it. */
 export const waitFor = (
-  captured: Captured,
+  output: TestConsole.TestConsole,
   condition: (captured: Captured) => boolean,
   what = "the expected output"
-): Effect.Effect<void, Error> =>
+): Effect.Effect<Captured> =>
   Effect.gen(function*() {
-    const deadline = Date.now() + 5_000
-    while (!condition(captured)) {
-      if (Date.now() > deadline) {
-        return yield* Effect.fail(
-          new Error(`timed out waiting for ${what}; stdout:\n${captured.stdout}\nstderr:\n${captured.stderr}`)
-        )
-      }
-      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
-    }
+    let captured: Captured = { stdout: "", stderr: "" }
+    yield* eventually(
+      Effect.map(printed(output), (now) => condition(captured = now)),
+      () => `${what}; stdout:\n${captured.stdout}\nstderr:\n${captured.stderr}`,
+      5_000
+    )
+    return captured
   })
 
 /** ISO timestamps and clock times replaced by placeholders, for snapshots. */

@@ -7,12 +7,14 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
-import { Effect } from "effect"
+import { Array as Arr, Effect } from "effect"
+import { byId } from "../../internal/ordering.ts"
 import type { SandboxTask, TaskStatus } from "../ContainerdSandbox.ts"
 import { type DaemonSpec, findRunningDaemon, processExitTimeoutMillis, startDaemon, stopDaemon } from "./daemon.ts"
 import { attempt, isSocket, outputLines, pathExists } from "./directory.ts"
 import { runChecked, runProcess, signalProcess } from "./process.ts"
-import { type ProcessInfo, scanProcesses, waitForExit } from "./procfs.ts"
+import { type ProcessInfo, scanProcesses } from "../../internal/procfs.ts"
+import { waitForExit } from "./procfs.ts"
 import { SandboxError } from "./SandboxError.ts"
 import { cgroupHierarchies, removeDirectoryIfEmpty, unmountEverythingBelow } from "./teardown.ts"
 import { waitUntil } from "./waiting.ts"
@@ -73,12 +75,10 @@ export const parseTaskList = (output: string): ReadonlyArray<SandboxTask> =>
   })
 
 // ctr lists in no particular order (it changes when containerd restarts): sort, so results compare.
-export const byId = (a: SandboxTask, b: SandboxTask): number => a.id < b.id ? -1 : a.id > b.id ? 1 : 0
-
 export const sortedLines = (output: string): ReadonlyArray<string> => [...outputLines(output)].sort()
 
 export const listTasks = (socketPath: string, namespace: string): Effect.Effect<ReadonlyArray<SandboxTask>, SandboxError> =>
-  Effect.map(runCtr("tasks", socketPath, namespace, ["tasks", "ls"]), (output) => [...parseTaskList(output)].sort(byId))
+  Effect.map(runCtr("tasks", socketPath, namespace, ["tasks", "ls"]), (output) => Arr.sort(parseTaskList(output), byId))
 
 export const listContainers = (socketPath: string, namespace: string): Effect.Effect<ReadonlyArray<string>, SandboxError> =>
   Effect.map(runCtr("containers", socketPath, namespace, ["containers", "ls", "--quiet"]), sortedLines)

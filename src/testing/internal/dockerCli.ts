@@ -10,7 +10,8 @@ import * as nodeProcess from "node:process"
 import { Effect } from "effect"
 import { attempt, buildBusyboxRootfs, outputLines } from "./directory.ts"
 import { commandFailed, runChecked, runProcess, signalProcess } from "./process.ts"
-import { scanProcesses, waitForExit } from "./procfs.ts"
+import { scanProcesses } from "../../internal/procfs.ts"
+import { waitForExit } from "./procfs.ts"
 import { SandboxError } from "./SandboxError.ts"
 import { cgroupHierarchies, removeDirectoryIfEmpty } from "./teardown.ts"
 
@@ -38,7 +39,7 @@ export const dockerCli = (
 ): Effect.Effect<string, SandboxError> =>
   Effect.flatMap(
     runProcess(operation, "docker", ["--host", `unix://${socketPath}`, ...args], {
-      DOCKER_CONFIG: nodePath.join(directory, "cli")
+      env: { DOCKER_CONFIG: nodePath.join(directory, "cli") }
     }),
     (output) =>
       output.exitCode === 0
@@ -55,7 +56,7 @@ export const dockerExec = (
 ): Effect.Effect<number, SandboxError> =>
   Effect.flatMap(
     runProcess("exec", "docker", ["--host", `unix://${socketPath}`, "exec", nameOrId, ...command], {
-      DOCKER_CONFIG: nodePath.join(directory, "cli")
+      env: { DOCKER_CONFIG: nodePath.join(directory, "cli") }
     }),
     (output) =>
       // The CLI exits with 126/127 and a message when it cannot run the command, and with the

@@ -88,8 +88,7 @@ export const makeOperations = (
       }
       const fullArgs = ["--project-name", name, "--file", file, ...args]
       const output = yield* runProcess(operation, "docker-compose", fullArgs, {
-        DOCKER_HOST: `unix://${socketPath}`,
-        DOCKER_CONFIG: nodePath.join(directory, "cli")
+        env: { DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: nodePath.join(directory, "cli") }
       })
       if (output.exitCode !== 0) return yield* commandFailed(operation, "docker-compose", fullArgs, output)
       return output.stdout

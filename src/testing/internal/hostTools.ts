@@ -66,7 +66,7 @@ const hasAptPackageLists = Effect.promise(async () => {
 const aptGet = (args: ReadonlyArray<string>) =>
   // The lock timeout waits for a concurrent apt/dpkg run (another sandbox installing the same packages).
   runProcess("install", "apt-get", ["-o", "DPkg::Lock::Timeout=300", ...args], {
-    DEBIAN_FRONTEND: "noninteractive"
+    env: { DEBIAN_FRONTEND: "noninteractive" }
   })
 
 const failUnlessSuccess = (file: string, args: ReadonlyArray<string>) => (output: ProcessOutput) =>

@@ -1,5 +1,6 @@
 /**
- * Running host programs for the sandboxes to completion and collecting their output; signals by pid.
+ * Running host programs to completion and collecting their output (for the sandboxes, the
+ * benchmarks and the tests); signals by pid.
  * @internal
  */
 import { spawn } from "node:child_process"
@@ -19,10 +20,36 @@ export const systemBinaryDirectories: ReadonlyArray<string> = [
   "/bin"
 ]
 
+/** How a program ended, and what it printed. */
 export interface ProcessOutput {
+  /** Its exit code; 128 + the signal's number when a signal ended it. */
   readonly exitCode: number
+  /** The signal that ended it, if one did. */
+  readonly signal: NodeJS.Signals | undefined
   readonly stdout: string
   readonly stderr: string
+}
+
+/** A program while it runs, as {@link RunOptions.onOutput} sees it. */
+export interface RunningProcess {
+  /** The output so far. */
+  readonly stdout: string
+  readonly stderr: string
+  /** Sends `signal` to the program, or to its whole process group (a `detached` program only). */
+  readonly signal: (signal: NodeJS.Signals, target?: "process" | "group") => void
+}
+
+/** Options of {@link runProcess}. */
+export interface RunOptions {
+  readonly cwd?: string | undefined
+  /** Added to the environment: ours, with the sbin directories on PATH (see {@link toolEnvironment}). */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** The program is killed (SIGKILL) after this long; its stderr then ends with a line that says so. */
+  readonly timeoutMillis?: number | undefined
+  /** Runs the program in a process group of its own, so that a signal can reach its children too. */
+  readonly detached?: boolean | undefined
+  /** Called after every chunk of output, e.g. to signal the program once it printed a line. */
+  readonly onOutput?: ((running: RunningProcess) => void) | undefined
 }
 
 /** The environment of every tool we start: ours, with the sbin directories on PATH. */
@@ -44,30 +71,55 @@ export const messageOf = (cause: unknown): string => cause instanceof Error ? ca
 
 /**
  * Runs a program to completion and collects its output. A non-zero exit code is a result here;
- * only failing to start the program is an error. Interrupting the effect kills the program.
+ * only failing to start the program is an error. Interrupting the effect kills the program (its
+ * whole group when it is `detached`).
  */
 export const runProcess = (
   operation: string,
   file: string,
   args: ReadonlyArray<string>,
-  extraEnvironment: Readonly<Record<string, string>> = {}
+  options: RunOptions = {}
 ): Effect.Effect<ProcessOutput, SandboxError> =>
   Effect.callback<ProcessOutput, SandboxError>((resume) => {
     let stdout = ""
     let stderr = ""
     const child = spawn(file, [...args], {
+      cwd: options.cwd,
+      detached: options.detached === true,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...toolEnvironment(), ...extraEnvironment }
+      env: { ...toolEnvironment(), ...options.env }
     })
+    // nodeProcess.kill rather than child.kill: Deno reports a child it signalled itself as killed
+    // by that signal, whatever exit code the child chose.
+    const signal = (name: NodeJS.Signals, target: "process" | "group" = "process") => {
+      if (child.pid !== undefined) signalProcess(target === "group" ? -child.pid : child.pid, name)
+    }
+    const running: RunningProcess = {
+      get stdout() {
+        return stdout
+      },
+      get stderr() {
+        return stderr
+      },
+      signal
+    }
+    const kill = () => signal("SIGKILL", options.detached === true ? "group" : "process")
+    const timer = options.timeoutMillis === undefined ? undefined : setTimeout(() => {
+      stderr += `\n(killed after ${options.timeoutMillis} ms)`
+      kill()
+    }, options.timeoutMillis)
     child.stdout.setEncoding("utf8")
     child.stderr.setEncoding("utf8")
     child.stdout.on("data", (chunk: string) => {
       stdout += chunk
+      options.onOutput?.(running)
     })
     child.stderr.on("data", (chunk: string) => {
       stderr += chunk
+      options.onOutput?.(running)
     })
     child.once("error", (cause) => {
+      clearTimeout(timer)
       resume(Effect.fail(
         new SandboxError({
           operation,
@@ -76,12 +128,14 @@ export const runProcess = (
         })
       ))
     })
-    child.once("close", (code, signal) => {
-      const exitCode = code ?? 128 + (signal === null ? 0 : osConstants.signals[signal])
-      resume(Effect.succeed({ exitCode, stdout, stderr }))
+    child.once("close", (code, signalName) => {
+      clearTimeout(timer)
+      const exitCode = code ?? 128 + (signalName === null ? 0 : osConstants.signals[signalName])
+      resume(Effect.succeed({ exitCode, signal: signalName ?? undefined, stdout, stderr }))
     })
     return Effect.sync(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      clearTimeout(timer)
+      if (child.exitCode === null && child.signalCode === null) kill()
     })
   })
 
@@ -110,7 +164,8 @@ export const runChecked = (
       output.exitCode === 0 ? Effect.succeed(output.stdout) : Effect.fail(commandFailed(operation, file, args, output))
   )
 
-export const signalProcess = (pid: number, signal: "SIGTERM" | "SIGKILL"): void => {
+/** Sends `signal` to `pid` (a negative one: to that process group), unless it is gone already. */
+export const signalProcess = (pid: number, signal: NodeJS.Signals): void => {
   try {
     nodeProcess.kill(pid, signal)
   } catch {

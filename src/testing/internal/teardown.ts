@@ -5,24 +5,19 @@
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
 import { Effect } from "effect"
+import { readMountPoints } from "../../internal/procfs.ts"
 import { runChecked } from "./process.ts"
-import { outputLines, readTextFile } from "./directory.ts"
 import { SandboxError } from "./SandboxError.ts"
 import { pollIntervalMillis, sleepMillis } from "./waiting.ts"
 
 const cgroupRoot = "/sys/fs/cgroup"
 
 export const mountPointsBelow = (directory: string): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.map(readTextFile("/proc/self/mounts"), (mounts) =>
-    outputLines(mounts ?? "")
-      .map((line) => decodeMountPath(line.split(" ")[1] ?? ""))
+  Effect.map(Effect.promise(readMountPoints), (mountPoints) =>
+    mountPoints
       .filter((mountPoint) => mountPoint === directory || mountPoint.startsWith(`${directory}/`))
       // Deepest first, so that no unmount is blocked by a mount below it.
       .sort((a, b) => b.split("/").length - a.split("/").length))
-
-/** /proc/self/mounts writes space, tab, newline and backslash in paths as octal escapes. */
-const decodeMountPath = (field: string): string =>
-  field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
 
 export const unmountEverythingBelow = (directory: string): Effect.Effect<void, SandboxError> =>
   Effect.gen(function*() {

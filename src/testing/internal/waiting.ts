@@ -15,7 +15,10 @@ export const sleepMillis = (millis: number): Effect.Effect<void> =>
   })
 
 /** Polls `condition` until it holds (true) or `timeoutMillis` passed (false). */
-export const waitUntil = <E>(condition: Effect.Effect<boolean, E>, timeoutMillis: number): Effect.Effect<boolean, E> =>
+export const waitUntil = <E, R>(
+  condition: Effect.Effect<boolean, E, R>,
+  timeoutMillis: number
+): Effect.Effect<boolean, E, R> =>
   Effect.gen(function*() {
     const deadline = Date.now() + timeoutMillis
     while (true) {
