@@ -82,13 +82,18 @@ export interface UnixSocket {
 }
 
 // Columns: Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 marks a listening socket.
-export const readUnixSockets = async (): Promise<ReadonlyArray<UnixSocket>> =>
-  ((await readText("/proc/net/unix")) ?? "").split("\n").slice(1).flatMap((line) => {
+/** The sockets of a net/unix table. */
+export const parseUnixSockets = (table: string): ReadonlyArray<UnixSocket> =>
+  table.split("\n").slice(1).flatMap((line) => {
     const columns = line.trim().split(/\s+/)
     return columns.length < 7
       ? []
       : [{ inode: columns[6]!, path: columns.slice(7).join(" "), listening: columns[3] === "00010000" }]
   })
+
+/** The unix sockets of `table` (this process's network namespace by default). */
+export const readUnixSockets = async (table = "/proc/net/unix"): Promise<ReadonlyArray<UnixSocket>> =>
+  parseUnixSockets((await readText(table)) ?? "")
 
 /**
  * The PID of the process listening on `socketPath`, or undefined when it cannot be told (other

@@ -1,10 +1,11 @@
 /**
  * What discovery reads of /proc (or of a tree laid out like it, in tests): processes, their mount
- * namespaces, the unix sockets they listen on.
+ * namespaces, the unix sockets they listen on (parsed by the one reader of net/unix).
  * @internal
  */
 import * as fs from "node:fs/promises"
 import * as nodePath from "node:path"
+import { readUnixSockets } from "../../internal/procfs.ts"
 
 /** A process as discovery sees it. */
 export interface ProcessEntry {
@@ -34,20 +35,14 @@ export const readProcesses = async (root: string): Promise<ReadonlyArray<Process
 }
 
 /**
- * The listening unix sockets with a path in the network namespace of `pid`, by inode. Columns of
- * net/unix: Num RefCount Protocol Flags Type St Inode Path; flag 00010000 marks a listener;
- * abstract sockets (`@name`) have no file and are left out.
+ * The listening unix sockets with a path in the network namespace of `pid`, by inode; abstract
+ * sockets (`@name`) have no file and are left out.
  */
 export const listeningSockets = async (root: string, pid: number): Promise<ReadonlyMap<string, string>> => {
-  const table = await readText(nodePath.join(root, String(pid), "net", "unix"))
-  const sockets = new Map<string, string>()
-  for (const line of (table ?? "").split("\n").slice(1)) {
-    const columns = line.trim().split(/\s+/)
-    if (columns.length < 8 || columns[3] !== "00010000") continue
-    const path = columns.slice(7).join(" ")
-    if (path.startsWith("/")) sockets.set(columns[6]!, path)
-  }
-  return sockets
+  const sockets = await readUnixSockets(nodePath.join(root, String(pid), "net", "unix"))
+  return new Map(
+    sockets.filter((socket) => socket.listening && socket.path.startsWith("/")).map((socket) => [socket.inode, socket.path])
+  )
 }
 
 /** The socket inodes `pid` holds open, or undefined when its descriptors cannot be read. */
